@@ -1,0 +1,1 @@
+//! Shared helpers for the benchmarks (the benchmarks themselves are the `[[bench]]` targets).

@@ -1,0 +1,225 @@
+//! `analysis.yaml`: how model and pattern evidence become a level.
+
+use serde::{Deserialize, Serialize};
+
+use super::CrisisLevel;
+use crate::validate::{Validate, Validator};
+
+/// Ensemble, thresholds, gap detection and staff review.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisConfig {
+    pub ensemble: EnsembleConfig,
+    pub thresholds: ModeThresholds,
+    pub gap_detection: GapDetectionConfig,
+    pub staff_review: StaffReviewConfig,
+}
+
+/// How the per-role results are combined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnsembleMode {
+    /// Every role must agree on the level; disagreement is a gap.
+    Consensus,
+    /// A vote over the per-role levels; ties go to the higher (safer) level.
+    Majority,
+    /// Weighted mean of the per-role crisis scores.
+    #[default]
+    Weighted,
+}
+
+impl EnsembleMode {
+    /// The lowercase name used in config and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnsembleMode::Consensus => "consensus",
+            EnsembleMode::Majority => "majority",
+            EnsembleMode::Weighted => "weighted",
+        }
+    }
+}
+
+/// Ensemble settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnsembleConfig {
+    pub mode: EnsembleMode,
+}
+
+/// Score thresholds for each level, per ensemble mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModeThresholds {
+    pub consensus: LevelThresholds,
+    pub majority: LevelThresholds,
+    pub weighted: LevelThresholds,
+}
+
+impl Default for ModeThresholds {
+    fn default() -> Self {
+        let t = LevelThresholds::default();
+        Self {
+            consensus: t.clone(),
+            majority: t.clone(),
+            weighted: t,
+        }
+    }
+}
+
+impl ModeThresholds {
+    /// The thresholds of `mode`.
+    pub fn for_mode(&self, mode: EnsembleMode) -> &LevelThresholds {
+        match mode {
+            EnsembleMode::Consensus => &self.consensus,
+            EnsembleMode::Majority => &self.majority,
+            EnsembleMode::Weighted => &self.weighted,
+        }
+    }
+}
+
+/// The lowest crisis score at which each level starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LevelThresholds {
+    pub low: f64,
+    pub medium: f64,
+    pub high: f64,
+    pub critical: f64,
+}
+
+impl Default for LevelThresholds {
+    fn default() -> Self {
+        Self {
+            low: 0.2,
+            medium: 0.4,
+            high: 0.6,
+            critical: 0.85,
+        }
+    }
+}
+
+impl LevelThresholds {
+    /// The level a score falls in.
+    pub fn level_for(&self, score: f64) -> CrisisLevel {
+        if score >= self.critical {
+            CrisisLevel::Critical
+        } else if score >= self.high {
+            CrisisLevel::High
+        } else if score >= self.medium {
+            CrisisLevel::Medium
+        } else if score >= self.low {
+            CrisisLevel::Low
+        } else {
+            CrisisLevel::None
+        }
+    }
+}
+
+/// When the models disagree enough that a person should look.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GapDetectionConfig {
+    /// Largest spread (max − min) of per-role crisis scores before it counts as a gap.
+    pub max_score_spread: f64,
+    /// Largest distance between per-role levels (in steps) before it counts as a gap.
+    pub max_level_distance: u8,
+}
+
+impl Default for GapDetectionConfig {
+    fn default() -> Self {
+        Self {
+            max_score_spread: 0.4,
+            max_level_distance: 2,
+        }
+    }
+}
+
+/// When a result must go to staff.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaffReviewConfig {
+    /// At or above this level staff always review.
+    pub always_at_or_above: CrisisLevel,
+    /// A `medium` result below this confidence goes to staff.
+    pub medium_confidence_below: f64,
+    /// A `low` result below this confidence goes to staff.
+    pub low_confidence_below: f64,
+    /// Model disagreement (a gap) sends the result to staff.
+    pub on_disagreement: bool,
+}
+
+impl Default for StaffReviewConfig {
+    fn default() -> Self {
+        Self {
+            always_at_or_above: CrisisLevel::High,
+            medium_confidence_below: 0.45,
+            low_confidence_below: 0.3,
+            on_disagreement: true,
+        }
+    }
+}
+
+impl Validate for AnalysisConfig {
+    fn validate(&self, v: &mut Validator) {
+        v.at("thresholds", |v| {
+            for (mode, t) in [
+                ("consensus", &self.thresholds.consensus),
+                ("majority", &self.thresholds.majority),
+                ("weighted", &self.thresholds.weighted),
+            ] {
+                v.at(mode, |v| {
+                    for (key, value) in [
+                        ("low", t.low),
+                        ("medium", t.medium),
+                        ("high", t.high),
+                        ("critical", t.critical),
+                    ] {
+                        v.unit(key, value);
+                    }
+                    let ordered =
+                        0.0 < t.low && t.low < t.medium && t.medium < t.high && t.high < t.critical;
+                    v.ensure(
+                        ordered,
+                        "",
+                        format!(
+                            "low={} medium={} high={} critical={}",
+                            t.low, t.medium, t.high, t.critical
+                        ),
+                        "levels must rise strictly: 0 < low < medium < high < critical",
+                    );
+                });
+            }
+        });
+        v.at("gap_detection", |v| {
+            v.unit("max_score_spread", self.gap_detection.max_score_spread);
+            v.range(
+                "max_level_distance",
+                self.gap_detection.max_level_distance,
+                1,
+                4,
+            );
+        });
+        v.at("staff_review", |v| {
+            v.unit(
+                "medium_confidence_below",
+                self.staff_review.medium_confidence_below,
+            );
+            v.unit(
+                "low_confidence_below",
+                self.staff_review.low_confidence_below,
+            );
+            v.ensure(
+                self.staff_review.always_at_or_above >= CrisisLevel::Medium,
+                "always_at_or_above",
+                self.staff_review.always_at_or_above,
+                "must be medium, high or critical (high and critical results always need staff)",
+            );
+            v.ensure(
+                self.staff_review.always_at_or_above <= CrisisLevel::High,
+                "always_at_or_above",
+                self.staff_review.always_at_or_above,
+                "must not be above high: every high result needs staff",
+            );
+        });
+    }
+}

@@ -1,0 +1,171 @@
+//! `server.yaml`: network, limits, CORS, rate limiting, access control.
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+use crate::validate::{Validate, Validator};
+
+/// HTTP server settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Bind address.
+    pub host: String,
+    /// Bind port.
+    pub port: u16,
+    /// Whole-request deadline; past it the client gets 503 and the analysis is marked timed out.
+    pub request_timeout_ms: u64,
+    /// Requests analysed at once; more get 503 with `Retry-After` at once instead of queueing.
+    pub max_concurrent_requests: usize,
+    /// Longest message accepted, in characters (Unicode scalar values).
+    pub max_message_chars: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most messages in one `/analyze/batch` call.
+    pub max_batch_messages: usize,
+    /// Start even when a model fails to load, answering from patterns only and saying so.
+    pub allow_degraded_start: bool,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_ms: u64,
+    pub cors: CorsConfig,
+    pub rate_limit: RateLimitConfig,
+    pub security: SecurityConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 8881,
+            request_timeout_ms: 10_000,
+            max_concurrent_requests: 256,
+            max_message_chars: 10_000,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_batch_messages: 100,
+            allow_degraded_start: false,
+            shutdown_grace_ms: 10_000,
+            cors: CorsConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            security: SecurityConfig::default(),
+        }
+    }
+}
+
+/// Cross-origin access for browser clients (Ash-Bot itself does not need it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    pub enabled: bool,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allowed_origins: Vec::new(),
+            allowed_methods: vec!["GET".into(), "POST".into(), "OPTIONS".into()],
+            allowed_headers: vec!["content-type".into(), "authorization".into()],
+        }
+    }
+}
+
+/// Per-client rate limiting. Off by default: Ash-Bot is one client carrying a whole community,
+/// and throttling it would drop crisis messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub requests_per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            requests_per_minute: 600,
+            burst: 150,
+        }
+    }
+}
+
+/// Who may call the admin and feedback endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Key for `/admin/*` (and accepted on feedback endpoints). Admin is refused when unset.
+    pub api_key: Option<Secret>,
+    /// Client addresses or CIDR ranges allowed to post feedback without a key (Ash-Bot v3.1
+    /// cannot send one). Empty: a key is always required.
+    pub feedback_allowed_ips: Vec<String>,
+}
+
+impl Validate for ServerConfig {
+    fn validate(&self, v: &mut Validator) {
+        v.ensure(
+            !self.host.trim().is_empty(),
+            "host",
+            &self.host,
+            "must not be empty",
+        );
+        v.ensure(
+            self.port != 0,
+            "port",
+            self.port,
+            "must be between 1 and 65535",
+        );
+        v.range("request_timeout_ms", self.request_timeout_ms, 10, 600_000);
+        v.range(
+            "max_concurrent_requests",
+            self.max_concurrent_requests,
+            1,
+            100_000,
+        );
+        v.range("max_message_chars", self.max_message_chars, 1, 1_000_000);
+        v.range(
+            "max_body_bytes",
+            self.max_body_bytes,
+            1024,
+            256 * 1024 * 1024,
+        );
+        v.range("max_batch_messages", self.max_batch_messages, 1, 1000);
+        v.range("shutdown_grace_ms", self.shutdown_grace_ms, 0, 600_000);
+        v.at("rate_limit", |v| {
+            v.range(
+                "requests_per_minute",
+                self.rate_limit.requests_per_minute,
+                1,
+                1_000_000,
+            );
+            v.range("burst", self.rate_limit.burst, 1, 1_000_000);
+        });
+        v.at("security", |v| {
+            if let Some(key) = &self.security.api_key {
+                // The value is never echoed.
+                if key.expose().len() < 16 {
+                    v.problem("api_key", None, "must be at least 16 characters");
+                }
+            }
+            for (i, entry) in self.security.feedback_allowed_ips.iter().enumerate() {
+                if parse_ip_or_cidr(entry).is_none() {
+                    v.problem(
+                        &format!("feedback_allowed_ips[{i}]"),
+                        Some(entry.clone()),
+                        "must be an IP address or a CIDR range such as 10.0.0.0/8",
+                    );
+                }
+            }
+        });
+    }
+}
+
+/// Parses `1.2.3.4`, `::1` or `10.0.0.0/8` into a network (a bare address is a /32 or /128).
+pub fn parse_ip_or_cidr(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}

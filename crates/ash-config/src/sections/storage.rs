@@ -1,0 +1,51 @@
+//! `storage.yaml`: where staff corrections and learned state are kept.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+use crate::validate::{Validate, Validator};
+
+/// Storage settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Directory of the embedded store.
+    pub data_dir: PathBuf,
+    /// Redis connection URL (may hold a password), for `backend: redis`.
+    pub redis_url: Option<Secret>,
+    /// Keep the text of corrected messages. Off: only a keyed hash and the embedding are kept.
+    pub retain_message_text: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Embedded,
+            data_dir: PathBuf::from("data"),
+            redis_url: None,
+            retain_message_text: false,
+        }
+    }
+}
+
+/// Where shared state lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A file on this node (one replica).
+    #[default]
+    Embedded,
+    /// A Redis server shared by every replica.
+    Redis,
+}
+
+impl Validate for StorageConfig {
+    fn validate(&self, v: &mut Validator) {
+        if self.backend == StorageBackend::Redis && self.redis_url.is_none() {
+            v.problem("redis_url", None, "is required when `backend: redis`");
+        }
+    }
+}

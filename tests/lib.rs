@@ -1,0 +1,1 @@
+//! Shared helpers for the cross-layer tests (the tests are the files in this folder).
