@@ -8,6 +8,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod setup;
+
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Ash-NLP project tasks")]
 struct Cli {
@@ -19,7 +21,13 @@ struct Cli {
 enum Task {
     /// Run the service on the embedded default model (fetches it first).
     Serve,
-    /// Run every test of the workspace.
+    /// Fetch and verify ONNX Runtime and the embedded default model (idempotent).
+    Setup {
+        /// Only check the files; fetch and delete nothing.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Run every test of the workspace (runs `setup` first).
     Test,
 }
 
@@ -30,11 +38,15 @@ fn main() -> Result<()> {
         Task::Serve => {
             bail!("the HTTP server (ash-nlp) is not built yet; `cargo xtask test` runs what exists")
         }
-        Task::Test => run(Command::new(cargo()).current_dir(&root).args([
-            "test",
-            "--workspace",
-            "--all-targets",
-        ])),
+        Task::Setup { verify } => setup::run(&root, verify),
+        Task::Test => {
+            setup::run(&root, false)?;
+            run(Command::new(cargo()).current_dir(&root).args([
+                "test",
+                "--workspace",
+                "--all-targets",
+            ]))
+        }
     }
 }
 
