@@ -1,1 +1,23 @@
-//! ash-models
+//! Model coordination for Ash-NLP.
+//!
+//! ONNX Runtime sessions (loaded dynamically, see [`runtime`]), tokenizers, one dedicated
+//! inference thread per model with dynamic batching ([`worker`]), three model kinds behind one
+//! interface (embedding, NLI, classifier), label sets prepared off the request path and swapped
+//! atomically ([`labels`]), and real warmup at start-up. The entry point is [`ModelCoordinator`].
+//!
+//! **Invariant:** no inference runs on an async runtime thread; async callers only wait on a
+//! channel.
+
+mod coordinator;
+mod error;
+pub mod labels;
+pub mod onnx;
+mod outputs;
+pub mod runtime;
+pub mod scoring;
+pub mod worker;
+
+pub use coordinator::{ModelCoordinator, ModelStatus, ModelsState, ModelsStatus};
+pub use error::ModelError;
+pub use outputs::{LabelScore, ModelFailure, ModelOutputs, RoleOutput};
+pub use runtime::RuntimeInfo;

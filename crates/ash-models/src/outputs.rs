@@ -1,0 +1,64 @@
+//! What the model layer hands to the analysis: plain data, so the analysis can be tested without
+//! any model.
+
+use std::collections::BTreeMap;
+
+use ash_config::ModelKind;
+use serde::Serialize;
+
+/// One label's probability, with the severity the label set gives it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LabelScore {
+    pub id: String,
+    pub probability: f64,
+    /// From the label set: 0 = no concern, 1 = imminent danger.
+    pub severity: f64,
+}
+
+/// One role's result for one message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoleOutput {
+    pub model: String,
+    pub kind: ModelKind,
+    /// Ensemble weight (from `models.yaml`).
+    pub weight: f64,
+    /// Labels judged independently (probabilities need not sum to one).
+    pub multi_label: bool,
+    /// In label-set order.
+    pub labels: Vec<LabelScore>,
+}
+
+impl RoleOutput {
+    /// The most probable label.
+    pub fn top(&self) -> Option<&LabelScore> {
+        self.labels
+            .iter()
+            .max_by(|a, b| a.probability.total_cmp(&b.probability))
+    }
+}
+
+/// A model that gave no result for this message, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelFailure {
+    pub model: String,
+    pub roles: Vec<String>,
+    /// Machine-readable kind (`timeout`, `overloaded`, `unavailable`, …).
+    pub kind: String,
+    pub reason: String,
+}
+
+/// Every role's result for one message. Computed against one label-set snapshot, so a label-set
+/// switch during the request cannot mix two sets in one answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ModelOutputs {
+    pub label_set: String,
+    pub roles: BTreeMap<String, RoleOutput>,
+    pub failures: Vec<ModelFailure>,
+}
+
+impl ModelOutputs {
+    /// True when some enabled role has no result.
+    pub fn is_partial(&self) -> bool {
+        !self.failures.is_empty()
+    }
+}
