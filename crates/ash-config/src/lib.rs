@@ -138,7 +138,16 @@ impl Config {
                             ),
                             Some(defs) if model_kind != Some(ModelKind::Classifier) => {
                                 for (i, d) in defs.iter().enumerate() {
-                                    if d.description.is_none() {
+                                    if d.baseline_similarity.is_some()
+                                        && model_kind != Some(ModelKind::Embedding)
+                                    {
+                                        v.problem(
+                                            &format!("{role}[{i}].baseline_similarity"),
+                                            None,
+                                            "only applies to embedding models",
+                                        );
+                                    }
+                                    if d.description.is_none() && d.baseline_similarity.is_none() {
                                         v.problem(
                                             &format!("{role}[{i}].description"),
                                             None,

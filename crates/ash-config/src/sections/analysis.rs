@@ -13,6 +13,33 @@ pub struct AnalysisConfig {
     pub thresholds: ModeThresholds,
     pub gap_detection: GapDetectionConfig,
     pub staff_review: StaffReviewConfig,
+    pub decision: DecisionConfig,
+}
+
+/// How evidence becomes a decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecisionConfig {
+    /// At or above this level the answer says `needs_response: true`.
+    pub needs_response_at_or_above: CrisisLevel,
+    /// Most that reducers (idioms, games, quotes, sarcasm, negation) can take off a score, as a
+    /// fraction of it.
+    pub max_reduction: f64,
+    /// Most that amplifiers (urgency, intensity) can add, as a fraction of the existing score.
+    pub max_amplification: f64,
+    /// How much agreeing model and pattern evidence adds beyond the stronger of the two.
+    pub agreement_boost: f64,
+}
+
+impl Default for DecisionConfig {
+    fn default() -> Self {
+        Self {
+            needs_response_at_or_above: CrisisLevel::Medium,
+            max_reduction: 0.85,
+            max_amplification: 0.5,
+            agreement_boost: 0.25,
+        }
+    }
 }
 
 /// How the per-role results are combined.
@@ -90,7 +117,7 @@ pub struct LevelThresholds {
 impl Default for LevelThresholds {
     fn default() -> Self {
         Self {
-            low: 0.2,
+            low: 0.15,
             medium: 0.4,
             high: 0.6,
             critical: 0.85,
@@ -197,6 +224,23 @@ impl Validate for AnalysisConfig {
                 self.gap_detection.max_level_distance,
                 1,
                 4,
+            );
+        });
+        v.at("decision", |v| {
+            v.unit("max_reduction", self.decision.max_reduction);
+            v.unit("max_amplification", self.decision.max_amplification);
+            v.unit("agreement_boost", self.decision.agreement_boost);
+            v.ensure(
+                self.decision.needs_response_at_or_above >= CrisisLevel::Low,
+                "needs_response_at_or_above",
+                self.decision.needs_response_at_or_above,
+                "must be low or above",
+            );
+            v.ensure(
+                self.decision.needs_response_at_or_above <= CrisisLevel::High,
+                "needs_response_at_or_above",
+                self.decision.needs_response_at_or_above,
+                "must not be above high: every high result needs a response",
             );
         });
         v.at("staff_review", |v| {

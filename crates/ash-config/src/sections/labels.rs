@@ -53,9 +53,14 @@ pub struct LabelDefinition {
     pub description: Option<String>,
     /// How much this label says "crisis", from 0 (none) to 1 (imminent danger).
     pub severity: f64,
-    /// Example messages of this label (embedding models pull the label toward their centroid).
+    /// Example messages of this label (embedding models compare the message with the nearest).
     #[serde(default)]
     pub exemplars: Vec<String>,
+    /// Embedding models only: instead of a description, this label has a fixed similarity. It
+    /// wins when no other label is at least this close, so a message about nothing in the set
+    /// lands on this label instead of being spread evenly over all of them.
+    #[serde(default)]
+    pub baseline_similarity: Option<f64>,
 }
 
 impl LabelsConfig {
@@ -114,6 +119,16 @@ fn validate_labels(labels: &[LabelDefinition], v: &mut Validator) {
             v.unit("severity", label.severity);
             if let Some(d) = &label.description {
                 v.ensure(!d.trim().is_empty(), "description", d, "must not be empty");
+            }
+            if let Some(b) = label.baseline_similarity {
+                v.range("baseline_similarity", b, -1.0, 1.0);
+                if label.description.is_some() || !label.exemplars.is_empty() {
+                    v.problem(
+                        "baseline_similarity",
+                        None,
+                        "a baseline label has no description or exemplars",
+                    );
+                }
             }
         });
     }

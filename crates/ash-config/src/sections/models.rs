@@ -131,7 +131,8 @@ pub struct EmbeddingOptions {
     /// Cosine similarities are multiplied by this before the softmax over labels (an inverse
     /// temperature): higher gives sharper distributions.
     pub similarity_scale: f32,
-    /// Weight of a label's exemplar centroid against its description (0 = description only).
+    /// Weight of the nearest exemplar's similarity against the description's (0 = description
+    /// only).
     pub exemplar_weight: f32,
 }
 

@@ -36,6 +36,10 @@ pub struct PatternFamily {
     /// keep the result at `high` or above.
     #[serde(default)]
     pub explicit_intent: bool,
+    /// A match here shows a plan, a method or a time. Together with explicit intent it makes the
+    /// result `critical` (imminent risk).
+    #[serde(default)]
+    pub imminence: bool,
     /// The stage switch (in `features.yaml`) that turns this family off, if any.
     #[serde(default)]
     pub feature: Option<String>,
@@ -45,9 +49,13 @@ pub struct PatternFamily {
     /// Phrases matched on word boundaries after normalisation, by id.
     #[serde(default)]
     pub phrases: BTreeMap<String, Vec<String>>,
-    /// Regular expressions over normalised text, by id.
+    /// Regular expressions over the matching form of the text (lower case, no apostrophes,
+    /// punctuation as spaces), by id.
     #[serde(default)]
     pub regexes: BTreeMap<String, String>,
+    /// Regular expressions over the text with its punctuation kept (quotes, `/s`), by id.
+    #[serde(default)]
+    pub text_regexes: BTreeMap<String, String>,
 }
 
 impl Validate for PatternsConfig {
@@ -64,8 +72,14 @@ impl Validate for PatternsConfig {
                             "only `effect: crisis` families can be explicit intent",
                         );
                     }
-                    if family.phrases.is_empty() && family.regexes.is_empty() {
+                    if family.phrases.is_empty()
+                        && family.regexes.is_empty()
+                        && family.text_regexes.is_empty()
+                    {
                         v.problem("", None, "has neither phrases nor regexes");
+                    }
+                    if family.imminence && family.effect == PatternEffect::Reducer {
+                        v.problem("imminence", None, "a reducer cannot show imminence");
                     }
                     v.at("phrases", |v| {
                         for (id, phrases) in &family.phrases {
@@ -80,18 +94,28 @@ impl Validate for PatternsConfig {
                             }
                         }
                     });
-                    v.at("regexes", |v| {
-                        for (id, pattern) in &family.regexes {
-                            v.ensure(ids.insert(id.clone()), id, id, "pattern id is used twice");
-                            if let Err(e) = regex::Regex::new(pattern) {
-                                v.problem(
+                    for (key, regexes) in [
+                        ("regexes", &family.regexes),
+                        ("text_regexes", &family.text_regexes),
+                    ] {
+                        v.at(key, |v| {
+                            for (id, pattern) in regexes {
+                                v.ensure(
+                                    ids.insert(id.clone()),
                                     id,
-                                    Some(pattern.clone()),
-                                    format!("is not a valid regular expression: {e}"),
+                                    id,
+                                    "pattern id is used twice",
                                 );
+                                if let Err(e) = regex::Regex::new(pattern) {
+                                    v.problem(
+                                        id,
+                                        Some(pattern.clone()),
+                                        format!("is not a valid regular expression: {e}"),
+                                    );
+                                }
                             }
-                        }
-                    });
+                        });
+                    }
                 });
             }
         });
