@@ -461,13 +461,20 @@ fn score(model: &str, prepared: &ModelLabels, rows: &Rows, outputs: &mut [ModelO
         for role in &prepared.roles {
             let probabilities: Vec<f32> = match prepared.kind {
                 ModelKind::Embedding => {
-                    let vectors: Vec<Vec<f32>> =
-                        role.labels.iter().map(|l| l.vector.clone()).collect();
-                    scoring::embedding_distribution(
-                        &text_rows[0],
-                        &vectors,
-                        prepared.similarity_scale,
-                    )
+                    let similarities: Vec<f32> = role
+                        .labels
+                        .iter()
+                        .map(|l| match l.baseline_similarity {
+                            Some(fixed) => fixed,
+                            None => scoring::label_similarity(
+                                &text_rows[0],
+                                &l.vector,
+                                &l.exemplars,
+                                prepared.exemplar_weight,
+                            ),
+                        })
+                        .collect();
+                    scoring::embedding_distribution(&similarities, prepared.similarity_scale)
                 }
                 ModelKind::Classifier => {
                     let p = scoring::softmax(&text_rows[0]);

@@ -10,15 +10,18 @@ use ash_config::{LabelDefinition, LabelsConfig, ModelKind, ModelsConfig};
 
 use crate::error::ModelError;
 use crate::onnx::{ModelSignature, SequenceInput};
-use crate::scoring::normalize;
 
 /// One label as a model uses it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PreparedLabel {
     pub id: String,
     pub severity: f64,
-    /// Embedding models: the unit vector compared with the message.
+    /// Embedding models: the description's unit vector.
     pub vector: Vec<f32>,
+    /// Embedding models: the exemplars' unit vectors.
+    pub exemplars: Vec<Vec<f32>>,
+    /// Embedding models: a fixed similarity instead of a description (the "none of these" label).
+    pub baseline_similarity: Option<f32>,
     /// NLI models: the hypothesis paired with the message.
     pub hypothesis: String,
     /// Classifiers: the model's output index for this label.
@@ -39,6 +42,8 @@ pub struct ModelLabels {
     pub kind: ModelKind,
     pub roles: Vec<RoleLabels>,
     pub similarity_scale: f32,
+    /// Weight of the nearest exemplar against the description (embedding models).
+    pub exemplar_weight: f32,
     pub entailment: usize,
     pub contradiction: Option<usize>,
     pub multi_label: bool,
@@ -96,21 +101,23 @@ pub fn build(
                 .embedding
                 .as_ref()
                 .map_or(20.0, |e| e.similarity_scale),
+            exemplar_weight: definition
+                .embedding
+                .as_ref()
+                .map_or(0.5, |e| e.exemplar_weight),
             entailment: 0,
             contradiction: None,
             multi_label: nli.multi_label,
         };
         match definition.kind {
             ModelKind::Embedding => {
-                let exemplar_weight = definition
-                    .embedding
-                    .as_ref()
-                    .map_or(0.5, |e| e.exemplar_weight);
                 // One call embeds every description and exemplar of every role of this model.
                 let mut texts = Vec::new();
                 for (_, _, defs) in &roles {
                     for d in defs.iter() {
-                        texts.push(SequenceInput::Single(description(d, set_name)?));
+                        if d.baseline_similarity.is_none() {
+                            texts.push(SequenceInput::Single(description(d, set_name)?));
+                        }
                         texts.extend(d.exemplars.iter().map(|e| SequenceInput::Single(e.clone())));
                     }
                 }
@@ -119,24 +126,23 @@ pub fn build(
                 for (role, weight, defs) in &roles {
                     let mut out = Vec::new();
                     for d in defs.iter() {
-                        let mut vector = next
-                            .next()
-                            .ok_or_else(|| fail("embedding count mismatch".into()))?;
-                        if !d.exemplars.is_empty() {
-                            let mut centroid = vec![0.0f32; vector.len()];
-                            for _ in &d.exemplars {
-                                let e = next
-                                    .next()
-                                    .ok_or_else(|| fail("embedding count mismatch".into()))?;
-                                centroid.iter_mut().zip(&e).for_each(|(c, x)| *c += x);
-                            }
-                            normalize(&mut centroid);
-                            vector.iter_mut().zip(&centroid).for_each(|(v, c)| {
-                                *v = (1.0 - exemplar_weight) * *v + exemplar_weight * c
-                            });
-                            normalize(&mut vector);
-                        }
-                        out.push(label(d, vector, String::new(), 0));
+                        let mut take = || {
+                            next.next()
+                                .ok_or_else(|| fail("embedding count mismatch".into()))
+                        };
+                        let vector = match d.baseline_similarity {
+                            Some(_) => Vec::new(),
+                            None => take()?,
+                        };
+                        let exemplars = d
+                            .exemplars
+                            .iter()
+                            .map(|_| take())
+                            .collect::<Result<Vec<_>, _>>()?;
+                        out.push(PreparedLabel {
+                            exemplars,
+                            ..label(d, vector, String::new(), 0)
+                        });
                     }
                     prepared.roles.push(role_labels(role, *weight, out));
                 }
@@ -241,6 +247,8 @@ fn label(
         id: d.id.clone(),
         severity: d.severity,
         vector,
+        exemplars: Vec::new(),
+        baseline_similarity: d.baseline_similarity.map(|b| b as f32),
         hypothesis,
         class_index,
     }

@@ -50,10 +50,31 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Bi-encoder zero-shot: softmax over `scale × cosine(message, label)`.
-pub fn embedding_distribution(message: &[f32], labels: &[Vec<f32>], scale: f32) -> Vec<f32> {
-    let sims: Vec<f32> = labels.iter().map(|l| scale * dot(message, l)).collect();
-    softmax(&sims)
+/// How close a message is to a label: the cosine with its description, blended with the cosine
+/// of the nearest exemplar (`exemplar_weight` of it) when the label has exemplars. The nearest
+/// exemplar, not their centroid, so that a label can cover several ways of saying one thing.
+pub fn label_similarity(
+    message: &[f32],
+    description: &[f32],
+    exemplars: &[Vec<f32>],
+    exemplar_weight: f32,
+) -> f32 {
+    let description = dot(message, description);
+    let nearest = exemplars
+        .iter()
+        .map(|e| dot(message, e))
+        .fold(f32::NEG_INFINITY, f32::max);
+    if nearest.is_finite() {
+        (1.0 - exemplar_weight) * description + exemplar_weight * nearest
+    } else {
+        description
+    }
+}
+
+/// Bi-encoder zero-shot: softmax over `scale × similarity(message, label)`.
+pub fn embedding_distribution(similarities: &[f32], scale: f32) -> Vec<f32> {
+    let scaled: Vec<f32> = similarities.iter().map(|s| scale * s).collect();
+    softmax(&scaled)
 }
 
 /// Cross-encoder zero-shot, one label is true: softmax over the entailment logits of the
@@ -132,8 +153,24 @@ mod tests {
     #[test]
     fn embedding_distribution_prefers_the_closest_label() {
         let msg = vec![1.0, 0.0];
-        let labels = vec![vec![0.0, 1.0], vec![1.0, 0.0]];
-        let p = embedding_distribution(&msg, &labels, 10.0);
+        let sims: Vec<f32> = [vec![0.0, 1.0], vec![1.0, 0.0]]
+            .iter()
+            .map(|l| label_similarity(&msg, l, &[], 0.5))
+            .collect();
+        let p = embedding_distribution(&sims, 10.0);
         assert!(p[1] > 0.99);
+    }
+
+    #[test]
+    fn the_nearest_exemplar_counts_not_the_centroid() {
+        let msg = vec![1.0, 0.0];
+        let description = vec![0.0, 1.0];
+        let exemplars = vec![vec![1.0, 0.0], vec![-1.0, 0.0]];
+        // Centroid of the exemplars is zero; the nearest one matches the message exactly.
+        assert!(close(
+            label_similarity(&msg, &description, &exemplars, 0.5),
+            0.5
+        ));
+        assert!(close(label_similarity(&msg, &description, &[], 0.5), 0.0));
     }
 }
