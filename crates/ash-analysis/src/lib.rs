@@ -1,1 +1,176 @@
-//! ash-analysis
+//! The Ash-NLP analysis pipeline: normalise → patterns → ensemble → decision → explanation.
+//!
+//! Pure and synchronous: given the text and the model layer's outputs (plain data, see
+//! [`ash_models::ModelOutputs`]) it returns a [`Decision`], so it is tested without models. The
+//! formula and the safety rules are documented in [`decision`].
+//!
+//! **Invariants:** the safety rules only raise a level; a degraded analysis says so and never
+//! turns crisis patterns into `none`; no output contains the message text.
+
+pub mod decision;
+pub mod ensemble;
+pub mod eval;
+mod explain;
+pub mod normalize;
+pub mod patterns;
+
+use std::sync::Arc;
+
+use ash_config::{Config, CrisisLevel, LevelThresholds};
+use ash_models::ModelOutputs;
+
+pub use decision::{Contributions, Decision, Degradation, Rule, Stages, recommended_action};
+pub use ensemble::RoleResult;
+pub use explain::{ExplainedPattern, ExplainedRole, Explanation};
+pub use patterns::{PatternEngine, PatternMatch};
+
+/// Why an analysis cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// The pattern configuration does not compile.
+    #[error("patterns: {0}")]
+    Patterns(String),
+}
+
+/// What the model layer contributed to one message.
+#[derive(Clone, Copy, Debug)]
+pub enum ModelEvidence<'a> {
+    /// Per-role outputs (possibly partial: see their `failures`).
+    Outputs(&'a ModelOutputs),
+    /// The model layer could not answer at all (`kind`: `timeout`, `overloaded`, `unavailable`).
+    Unavailable { kind: &'a str, detail: &'a str },
+    /// The ensemble stage is switched off (`features.yaml: ensemble_analysis`).
+    Disabled,
+}
+
+/// What staff corrections say about one message (computed by the learning layer).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LearnedAdjustment {
+    /// The level the nearest correction says this message should have.
+    pub exemplar_level: Option<CrisisLevel>,
+    /// How much to move toward it, 0–1 (from the similarity).
+    pub strength: f64,
+    /// Largest score change allowed.
+    pub max_shift: f64,
+    /// The message is (nearly) identical to a corrected one: take the corrected level.
+    pub exact: bool,
+    /// Thresholds calibrated from corrections, used instead of the configured ones.
+    pub thresholds: Option<LevelThresholds>,
+    /// Identifies the correction, for the explanation.
+    pub exemplar_id: Option<String>,
+}
+
+/// Analyses messages under one configuration version (patterns compiled once).
+#[derive(Debug)]
+pub struct Analyzer {
+    config: Arc<Config>,
+    engine: PatternEngine,
+}
+
+impl Analyzer {
+    /// Compiles the patterns of `config`.
+    pub fn new(config: Arc<Config>) -> Result<Self, AnalysisError> {
+        let engine = PatternEngine::compile(&config.patterns)?;
+        Ok(Self { config, engine })
+    }
+
+    /// The configuration this analyzer was built from.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// Analyses one message.
+    pub fn analyze(&self, text: &str, models: ModelEvidence<'_>) -> Decision {
+        self.analyze_adjusted(text, models, None)
+    }
+
+    /// Analyses one message with a learned adjustment from staff corrections.
+    pub fn analyze_adjusted(
+        &self,
+        text: &str,
+        models: ModelEvidence<'_>,
+        adjustment: Option<&LearnedAdjustment>,
+    ) -> Decision {
+        let config = &*self.config;
+        let features = &config.features;
+        let normalized = normalize::normalize(text);
+        let patterns = if features.patterns {
+            self.engine.find(&normalized, features)
+        } else {
+            Vec::new()
+        };
+        let thresholds = config
+            .analysis
+            .thresholds
+            .for_mode(config.analysis.ensemble.mode);
+        let expected_roles = config.models.enabled_roles().count();
+        let (roles, degraded, label_set) = match models {
+            ModelEvidence::Outputs(out) => {
+                let roles = ensemble::role_results(&out.roles, thresholds);
+                let missing: Vec<String> =
+                    out.failures.iter().flat_map(|f| f.roles.clone()).collect();
+                let degraded = (!out.failures.is_empty()).then(|| {
+                    let kinds: std::collections::BTreeSet<&str> =
+                        out.failures.iter().map(|f| f.kind.as_str()).collect();
+                    Degradation {
+                        reason: if roles.is_empty() {
+                            format!("model_{}", kinds.into_iter().collect::<Vec<_>>().join("+"))
+                        } else {
+                            "partial".to_owned()
+                        },
+                        detail: out
+                            .failures
+                            .iter()
+                            .map(|f| format!("{}: {}", f.model, f.kind))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        missing_roles: missing,
+                    }
+                });
+                (roles, degraded, Some(out.label_set.clone()))
+            }
+            ModelEvidence::Unavailable { kind, detail } => (
+                Default::default(),
+                Some(Degradation {
+                    reason: format!("model_{kind}"),
+                    detail: detail.to_owned(),
+                    missing_roles: config
+                        .models
+                        .enabled_roles()
+                        .map(|(r, _)| r.clone())
+                        .collect(),
+                }),
+                None,
+            ),
+            ModelEvidence::Disabled => (
+                Default::default(),
+                Some(Degradation {
+                    reason: "ensemble_disabled".to_owned(),
+                    detail: "features.yaml: ensemble_analysis is off".to_owned(),
+                    missing_roles: Vec::new(),
+                }),
+                None,
+            ),
+        };
+        let stages = Stages {
+            ensemble: !roles.is_empty(),
+            patterns: features.patterns,
+            reducers: features.patterns && features.reducers,
+            context_amplifiers: features.patterns && features.context_amplifiers,
+            gap_detection: features.gap_detection,
+            staff_review_rules: features.staff_review_rules,
+            learned_adjustments: features.learned_adjustments && adjustment.is_some(),
+        };
+        let adjustment = adjustment.filter(|_| features.learned_adjustments);
+        decision::decide(decision::Evidence {
+            config,
+            patterns,
+            roles,
+            degraded,
+            label_set,
+            expected_roles,
+            stages,
+            adjustment,
+        })
+    }
+}

@@ -1,0 +1,419 @@
+//! Evidence → decision: the score formula, the level, the safety rules, confidence, staff review.
+//!
+//! The formula, in order:
+//! 1. `ensemble` — the ensemble score (see [`crate::ensemble`]), 0 when no model answered.
+//! 2. `patterns` — crisis families combined by noisy-OR: `1 − Π(1 − w)` over the strongest match of
+//!    each family (negated matches excluded).
+//! 3. `base = m + κ·n·(1 − m)` with `m`/`n` the larger/smaller of the two and `κ` =
+//!    `agreement_boost`: either source alone can set the score, and agreement raises it a little.
+//! 4. Amplifiers multiply existing evidence: `base × (1 + A)`, `A = min(noisy-OR of amplifier
+//!    weights, max_amplification)`. With no evidence they add nothing ("never alone").
+//! 5. Reducers, unless explicit intent fired: `× (1 − R)`, `R = min(noisy-OR of reducer weights,
+//!    max_reduction)`. A negated crisis match does not count as evidence, and reduces nothing.
+//! 6. Level from the mode's thresholds, then the safety rules, which only ever raise it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ash_config::{Config, CrisisLevel, LevelThresholds, PatternEffect};
+use serde::Serialize;
+
+use crate::ensemble::{self, EnsembleResult, RoleResult};
+use crate::patterns::PatternMatch;
+
+/// A rule that shaped the decision (named in the explanation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Explicit intent (plan, method, goodbye, self-harm, suicidal statement): at least `high`.
+    ExplicitIntentFloor,
+    /// Explicit intent with a plan, method or time: `critical`.
+    ImminentRiskCritical,
+    /// Without models, crisis patterns never yield `none`.
+    DegradedPatternsNotNone,
+    /// Reducers (idiom, game, quote, sarcasm, negation) lowered the score.
+    ReducersApplied,
+    /// Reducers were present but explicit intent overrides them.
+    ReducersOverriddenByIntent,
+    /// Amplifiers (urgency, intensity) raised the score.
+    AmplifiersApplied,
+    /// Models disagreed, or patterns and models disagreed.
+    GapDetected,
+    /// Staff review required (reason in the explanation).
+    StaffReviewRequired,
+    /// A staff correction for a near-identical message set the level.
+    LearnedCorrection,
+    /// Thresholds calibrated from staff corrections were used.
+    CalibratedThresholds,
+}
+
+/// Why an answer is degraded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Degradation {
+    /// `ensemble_disabled`, `model_unavailable`, `model_timeout`, `model_overloaded`, `partial`, …
+    pub reason: String,
+    pub detail: String,
+    /// Roles that gave no result.
+    pub missing_roles: Vec<String>,
+}
+
+/// How each term contributed to the score.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Contributions {
+    pub ensemble: f64,
+    pub patterns: f64,
+    /// Score after combining ensemble and patterns.
+    pub combined: f64,
+    /// Fraction added by amplifiers.
+    pub amplification: f64,
+    /// Fraction removed by reducers.
+    pub reduction: f64,
+    /// Score before the safety rules.
+    pub before_rules: f64,
+    /// Learned adjustment (staff corrections), if any.
+    pub learned: f64,
+}
+
+/// Which stages ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stages {
+    pub ensemble: bool,
+    pub patterns: bool,
+    pub reducers: bool,
+    pub context_amplifiers: bool,
+    pub gap_detection: bool,
+    pub staff_review_rules: bool,
+    pub learned_adjustments: bool,
+}
+
+/// The analysis of one message. Contains no message text.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    pub level: CrisisLevel,
+    pub crisis_score: f64,
+    pub confidence: f64,
+    pub needs_response: bool,
+    pub requires_staff_review: bool,
+    pub gaps_detected: bool,
+    pub ensemble_mode: ash_config::EnsembleMode,
+    pub ensemble_score: Option<f64>,
+    pub pattern_score: f64,
+    pub method: String,
+    pub degraded: Option<Degradation>,
+    pub detected_categories: Vec<String>,
+    pub roles: BTreeMap<String, RoleResult>,
+    pub patterns: Vec<PatternMatch>,
+    pub rules: Vec<Rule>,
+    pub staff_review_reasons: Vec<String>,
+    pub contributions: Contributions,
+    pub stages: Stages,
+    pub label_set: Option<String>,
+    pub recommended_action: &'static str,
+}
+
+/// Everything the decision needs, gathered by [`crate::Analyzer`].
+pub(crate) struct Evidence<'a> {
+    pub config: &'a Config,
+    pub patterns: Vec<PatternMatch>,
+    pub roles: BTreeMap<String, RoleResult>,
+    pub degraded: Option<Degradation>,
+    pub label_set: Option<String>,
+    pub expected_roles: usize,
+    pub stages: Stages,
+    pub adjustment: Option<&'a crate::LearnedAdjustment>,
+}
+
+fn noisy_or(weights: impl IntoIterator<Item = f64>) -> f64 {
+    1.0 - weights
+        .into_iter()
+        .fold(1.0, |acc, w| acc * (1.0 - w.clamp(0.0, 1.0)))
+}
+
+/// Strongest weight per family, for the matches `keep` selects.
+fn per_family(patterns: &[PatternMatch], keep: impl Fn(&PatternMatch) -> bool) -> Vec<f64> {
+    let mut best: BTreeMap<&str, f64> = BTreeMap::new();
+    for m in patterns.iter().filter(|m| keep(m)) {
+        let w = best.entry(m.family.as_str()).or_default();
+        *w = w.max(m.weight);
+    }
+    best.into_values().collect()
+}
+
+pub(crate) fn decide(e: Evidence<'_>) -> Decision {
+    let analysis = &e.config.analysis;
+    let features = &e.config.features;
+    let mode = analysis.ensemble.mode;
+    let base_thresholds = analysis.thresholds.for_mode(mode);
+    let calibrated = e.adjustment.and_then(|a| a.thresholds.clone());
+    let thresholds: &LevelThresholds = calibrated.as_ref().unwrap_or(base_thresholds);
+    let mut rules = BTreeSet::new();
+
+    let ensemble: Option<EnsembleResult> = ensemble::combine(&e.roles, mode, thresholds);
+    let ensemble_score = ensemble.as_ref().map_or(0.0, |r| r.score);
+
+    let live = |m: &&PatternMatch| !m.negated;
+    let crisis = per_family(&e.patterns, |m| {
+        m.effect == PatternEffect::Crisis && !m.negated
+    });
+    let pattern_score = noisy_or(crisis.iter().copied());
+    let explicit_intent = e.patterns.iter().filter(live).any(|m| m.explicit_intent);
+    let imminence = e.patterns.iter().filter(live).any(|m| m.imminence);
+
+    let (hi, lo) = (
+        ensemble_score.max(pattern_score),
+        ensemble_score.min(pattern_score),
+    );
+    let combined = hi + analysis.decision.agreement_boost * lo * (1.0 - hi);
+    let amplifiers = per_family(&e.patterns, |m| m.effect == PatternEffect::Amplifier);
+    let amplification = noisy_or(amplifiers).min(analysis.decision.max_amplification);
+    let mut score = (combined * (1.0 + amplification)).min(1.0);
+    if amplification > 0.0 && combined > 0.0 {
+        rules.insert(Rule::AmplifiersApplied);
+    }
+    // A negated crisis match only loses its own weight; it does not reduce what the models say
+    // (they read the negation themselves), so a wrongly detected negation cannot hide a crisis.
+    let reducers = per_family(&e.patterns, |m| m.effect == PatternEffect::Reducer);
+    let reduction = noisy_or(reducers).min(analysis.decision.max_reduction);
+    let mut applied_reduction = 0.0;
+    if reduction > 0.0 {
+        if explicit_intent {
+            rules.insert(Rule::ReducersOverriddenByIntent);
+        } else {
+            score *= 1.0 - reduction;
+            applied_reduction = reduction;
+            rules.insert(Rule::ReducersApplied);
+        }
+    }
+    let before_rules = score;
+
+    // Learned adjustment from staff corrections (bounded; explicit intent is protected below).
+    let mut learned = 0.0;
+    if let Some(adj) = e.adjustment {
+        if calibrated.is_some() {
+            rules.insert(Rule::CalibratedThresholds);
+        }
+        if let Some(target) = adj.exemplar_level {
+            let target_score = representative_score(thresholds, target);
+            let shift = (target_score - score).clamp(-adj.max_shift, adj.max_shift) * adj.strength;
+            learned = shift;
+            score = (score + shift).clamp(0.0, 1.0);
+            if adj.exact {
+                score = target_score;
+                learned = target_score - before_rules;
+            }
+            rules.insert(Rule::LearnedCorrection);
+        }
+    }
+    let mut level = thresholds.level_for(score);
+    let mut floor_applied = false;
+
+    // Safety rules: they only ever raise the level.
+    if explicit_intent {
+        rules.insert(Rule::ExplicitIntentFloor);
+        if level < CrisisLevel::High {
+            level = CrisisLevel::High;
+            score = score.max(thresholds.high);
+        }
+        floor_applied = true;
+        if imminence {
+            rules.insert(Rule::ImminentRiskCritical);
+            level = CrisisLevel::Critical;
+            score = score.max(thresholds.critical);
+        }
+    }
+    let no_models = e.roles.is_empty();
+    if no_models && level == CrisisLevel::None && !crisis.is_empty() {
+        rules.insert(Rule::DegradedPatternsNotNone);
+        level = CrisisLevel::Low;
+        score = score.max(thresholds.low);
+        floor_applied = true;
+    }
+
+    // Gaps: models disagree among themselves, or with the patterns.
+    let pattern_level = thresholds.level_for(pattern_score);
+    let mut gaps_detected = false;
+    if features.gap_detection {
+        if let Some(r) = &ensemble {
+            let gap_cfg = &analysis.gap_detection;
+            let models_disagree = r.disagreement
+                || r.spread > gap_cfg.max_score_spread
+                || r.level_distance >= gap_cfg.max_level_distance;
+            let mismatch = r.level.rank().abs_diff(pattern_level.rank())
+                >= gap_cfg.max_level_distance
+                && pattern_score > 0.0;
+            gaps_detected = models_disagree || mismatch;
+        }
+        if gaps_detected {
+            rules.insert(Rule::GapDetected);
+        }
+    }
+
+    let confidence = confidence(
+        &e,
+        ensemble.as_ref(),
+        pattern_level,
+        score,
+        thresholds,
+        level,
+        floor_applied,
+    );
+
+    // Staff review.
+    let review = &analysis.staff_review;
+    let mut reasons = Vec::new();
+    // `always_at_or_above` is validated to be at most `high`.
+    if level >= review.always_at_or_above {
+        reasons.push(format!("level {level} always needs staff"));
+    }
+    if features.staff_review_rules {
+        if gaps_detected && review.on_disagreement {
+            reasons.push("models disagree".to_owned());
+        }
+        if level == CrisisLevel::Medium && confidence < review.medium_confidence_below {
+            reasons.push(format!("medium with low confidence ({confidence:.2})"));
+        }
+        if level == CrisisLevel::Low && confidence < review.low_confidence_below {
+            reasons.push(format!("low with low confidence ({confidence:.2})"));
+        }
+    }
+    if e.degraded.is_some() && level >= CrisisLevel::Low {
+        reasons.push("analysis degraded (models missing)".to_owned());
+    }
+    let requires_staff_review = !reasons.is_empty();
+    if requires_staff_review {
+        rules.insert(Rule::StaffReviewRequired);
+    }
+
+    let mut categories: BTreeSet<String> = e
+        .patterns
+        .iter()
+        .filter(|m| m.effect == PatternEffect::Crisis && !m.negated)
+        .filter_map(|m| m.category.clone())
+        .collect();
+    for r in e.roles.values() {
+        if r.top_severity >= 0.3 && !r.top_label.is_empty() {
+            categories.insert(r.top_label.clone());
+        }
+    }
+
+    let method = method(&e, mode.as_str());
+    Decision {
+        level,
+        crisis_score: score.clamp(0.0, 1.0),
+        confidence,
+        needs_response: level >= analysis.decision.needs_response_at_or_above,
+        requires_staff_review,
+        gaps_detected,
+        ensemble_mode: mode,
+        ensemble_score: ensemble.as_ref().map(|r| r.score),
+        pattern_score,
+        method,
+        degraded: e.degraded,
+        detected_categories: categories.into_iter().collect(),
+        roles: e.roles,
+        patterns: e.patterns,
+        rules: rules.into_iter().collect(),
+        staff_review_reasons: reasons,
+        contributions: Contributions {
+            ensemble: ensemble_score,
+            patterns: pattern_score,
+            combined,
+            amplification: if combined > 0.0 { amplification } else { 0.0 },
+            reduction: applied_reduction,
+            before_rules,
+            learned,
+        },
+        stages: e.stages,
+        label_set: e.label_set,
+        recommended_action: recommended_action(level),
+    }
+}
+
+/// The middle of a level's band (where a correction pulls a score to).
+pub(crate) fn representative_score(t: &LevelThresholds, level: CrisisLevel) -> f64 {
+    match level {
+        CrisisLevel::None => t.low / 2.0,
+        CrisisLevel::Low => (t.low + t.medium) / 2.0,
+        CrisisLevel::Medium => (t.medium + t.high) / 2.0,
+        CrisisLevel::High => (t.high + t.critical) / 2.0,
+        CrisisLevel::Critical => (t.critical + 1.0) / 2.0,
+    }
+}
+
+/// Confidence from agreement and margin, not from the score itself:
+/// - agreement among roles (1 − spread of their scores),
+/// - agreement between patterns and models (level distance),
+/// - margin: how far inside its level band the score lies.
+///
+/// It is then lowered for missing roles and raised to 0.8 when an explicit rule set the level.
+fn confidence(
+    e: &Evidence<'_>,
+    ensemble: Option<&EnsembleResult>,
+    pattern_level: CrisisLevel,
+    score: f64,
+    t: &LevelThresholds,
+    level: CrisisLevel,
+    floor_applied: bool,
+) -> f64 {
+    let role_agreement = match (ensemble, e.roles.len()) {
+        (None, _) => 0.3,
+        (Some(_), 1) => 0.75,
+        (Some(r), _) => 1.0 - r.spread.clamp(0.0, 1.0),
+    };
+    let evidence_agreement = match ensemble {
+        Some(r) if !e.patterns.is_empty() => {
+            1.0 - f64::from(r.level.rank().abs_diff(pattern_level.rank())) / 4.0
+        }
+        Some(_) => 0.8,
+        None => 0.4,
+    };
+    let (lo, hi) = match level {
+        CrisisLevel::None => (0.0, t.low),
+        CrisisLevel::Low => (t.low, t.medium),
+        CrisisLevel::Medium => (t.medium, t.high),
+        CrisisLevel::High => (t.high, t.critical),
+        CrisisLevel::Critical => (t.critical, 1.0),
+    };
+    let half = ((hi - lo) / 2.0).max(1e-9);
+    let margin = match level {
+        CrisisLevel::None => ((hi - score) / (hi - lo).max(1e-9)).clamp(0.0, 1.0),
+        CrisisLevel::Critical => ((score - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0),
+        _ => ((score - lo).min(hi - score) / half).clamp(0.0, 1.0),
+    };
+    let mut c = 0.45 * role_agreement + 0.2 * evidence_agreement + 0.35 * margin;
+    if e.expected_roles > 0 {
+        c *= 0.5 + 0.5 * (e.roles.len() as f64 / e.expected_roles as f64);
+    }
+    if floor_applied {
+        c = c.max(0.8);
+    }
+    if !c.is_finite() {
+        return 0.0;
+    }
+    (c * 1000.0).round() / 1000.0
+}
+
+fn method(e: &Evidence<'_>, mode: &str) -> String {
+    let mut method = if e.roles.is_empty() {
+        "patterns_only".to_owned()
+    } else if e.stages.patterns {
+        format!("ensemble_{mode}+patterns")
+    } else {
+        format!("ensemble_{mode}")
+    };
+    if let Some(d) = &e.degraded {
+        method.push_str(";degraded=");
+        method.push_str(&d.reason);
+    }
+    method
+}
+
+/// What staff should do, by level.
+pub fn recommended_action(level: CrisisLevel) -> &'static str {
+    match level {
+        CrisisLevel::Critical => "immediate_intervention",
+        CrisisLevel::High => "urgent_staff_response",
+        CrisisLevel::Medium => "staff_check_in",
+        CrisisLevel::Low => "monitor",
+        CrisisLevel::None => "none",
+    }
+}

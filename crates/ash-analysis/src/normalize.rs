@@ -1,0 +1,196 @@
+//! Text normalisation for matching. The original text is kept for the models; only patterns see
+//! these forms.
+//!
+//! Two forms are produced:
+//! - `text`: NFKC, lower case, straight quotes and apostrophes, no zero-width or control
+//!   characters, single spaces. Punctuation kept (quotes, `/s`).
+//! - `key`: `text` with apostrophes removed (`can't` → `cant`, so both spellings meet), other
+//!   punctuation turned into spaces, letters repeated three or more times collapsed to one
+//!   (`sooooo` → `so`, `helppp` → `help`), and common chat spellings expanded (`kms`, `u`, `rn`),
+//!   wrapped in single spaces so that `" phrase "` lookups respect word boundaries.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Both matching forms of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Normalized {
+    pub text: String,
+    pub key: String,
+}
+
+/// Chat spellings and their expansions (applied word by word on the key form).
+const CHAT_WORDS: &[(&str, &str)] = &[
+    ("u", "you"),
+    ("ur", "your"),
+    ("r", "are"),
+    ("rn", "right now"),
+    ("tn", "tonight"),
+    ("tmr", "tomorrow"),
+    ("tmrw", "tomorrow"),
+    ("2nite", "tonight"),
+    ("tonite", "tonight"),
+    ("kms", "kill myself"),
+    ("ctb", "catch the bus"),
+    ("unalive", "kill"),
+    ("unaliving", "killing"),
+    ("sewerslide", "suicide"),
+    ("suicidial", "suicidal"),
+    ("wanna", "want to"),
+    ("gonna", "going to"),
+    ("gotta", "got to"),
+    ("idk", "i dont know"),
+    ("idc", "i dont care"),
+    ("ik", "i know"),
+    ("bc", "because"),
+    ("cuz", "because"),
+    ("cos", "because"),
+    ("im", "im"),
+    ("ive", "ive"),
+    ("dont", "dont"),
+    ("cant", "cant"),
+    ("wont", "wont"),
+    ("noone", "no one"),
+    ("nobodys", "nobody is"),
+    ("every1", "everyone"),
+    ("some1", "someone"),
+    ("any1", "anyone"),
+    ("b4", "before"),
+    ("plz", "please"),
+    ("pls", "please"),
+    ("ppl", "people"),
+    ("tho", "though"),
+    ("ty", "thank you"),
+];
+
+/// Normalises `original` into both matching forms.
+pub fn normalize(original: &str) -> Normalized {
+    let mut text = String::with_capacity(original.len());
+    let mut last_space = true;
+    for c in original.nfkc() {
+        let c = match c {
+            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{0060}' | '\u{00B4}' => '\'',
+            '\u{201C}' | '\u{201D}' | '\u{201F}' | '\u{2033}' | '\u{00AB}' | '\u{00BB}' => '"',
+            c => c,
+        };
+        if is_invisible(c) {
+            continue;
+        }
+        if c.is_whitespace() || c.is_control() {
+            if !last_space {
+                text.push(' ');
+                last_space = true;
+            }
+            continue;
+        }
+        for lower in c.to_lowercase() {
+            text.push(lower);
+        }
+        last_space = false;
+    }
+    let text = text.trim_end().to_owned();
+    let key = key_form(&text);
+    Normalized { text, key }
+}
+
+/// The key form of already-normalised text (also applied to pattern phrases).
+pub fn key_form(text: &str) -> String {
+    // Apostrophes vanish, other punctuation separates words.
+    let mut cleaned = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if c == '\'' {
+            continue;
+        }
+        if c.is_alphanumeric() {
+            cleaned.push(c);
+        } else {
+            cleaned.push(' ');
+        }
+    }
+    let mut key = String::with_capacity(cleaned.len() + 2);
+    key.push(' ');
+    for word in cleaned.split_whitespace() {
+        let word = collapse_elongation(word);
+        let expanded = CHAT_WORDS
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map_or(word.as_str(), |(_, e)| *e);
+        key.push_str(expanded);
+        key.push(' ');
+    }
+    key
+}
+
+/// Letters repeated three or more times become one (`sooooo` → `so`). Runs of two are kept
+/// (`feel`, `too`), and digits are left alone (`1000`).
+fn collapse_elongation(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        let keep = if run >= 3 && c.is_alphabetic() {
+            1
+        } else {
+            run
+        };
+        for _ in 0..keep {
+            out.push(c);
+        }
+        i += run;
+    }
+    out
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curly_apostrophes_and_case_meet_straight_ones() {
+        assert_eq!(
+            normalize("I CAN\u{2019}T do this").key,
+            normalize("i can't do this").key
+        );
+        assert_eq!(normalize("I can\u{2019}t").key, " i cant ");
+        assert_eq!(normalize("\u{201C}quoted\u{201D}").text, "\"quoted\"");
+    }
+
+    #[test]
+    fn elongations_and_chat_spellings_are_undone() {
+        assert_eq!(normalize("I'm sooooo done").key, " im so done ");
+        assert_eq!(normalize("helppp meee").key, " help me ");
+        assert_eq!(
+            normalize("i wanna kms rn").key,
+            " i want to kill myself right now "
+        );
+        assert_eq!(normalize("feel too good").key, " feel too good ");
+        assert_eq!(normalize("1000 pills").key, " 1000 pills ");
+    }
+
+    #[test]
+    fn invisible_characters_and_runs_of_whitespace_disappear() {
+        assert_eq!(
+            normalize("kill\u{200B} my\u{00AD}self \n\t now").key,
+            " kill myself now "
+        );
+        assert_eq!(normalize("   ").key, " ");
+        assert_eq!(normalize("").text, "");
+    }
+
+    #[test]
+    fn nfkc_folds_compatibility_forms() {
+        // Full-width letters and the "ﬁ" ligature.
+        assert_eq!(normalize("\u{FF49} \u{FB01}ne").key, " i fine ");
+    }
+}
