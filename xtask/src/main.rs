@@ -2,12 +2,16 @@
 //!
 //! Each task lives in its own module; this file only parses the command line and dispatches.
 
+// The tasks are command-line reports: printing to stdout is their job.
+#![allow(clippy::print_stdout)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod eval;
 mod setup;
 
 #[derive(Parser)]
@@ -29,6 +33,24 @@ enum Task {
     },
     /// Run every test of the workspace (runs `setup` first).
     Test,
+    /// Accuracy on labelled phrase files (in-process, or against a running server with --url).
+    Eval {
+        /// Folder of phrase files (`category.expected_priority`, `subcategories.*[].message`).
+        #[arg(long, default_value = "tests/data/phrases")]
+        dataset: PathBuf,
+        /// Base URL of a running server (e.g. http://127.0.0.1:8881); in-process when absent.
+        #[arg(long)]
+        url: Option<String>,
+        /// Configuration directory for the in-process run.
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        /// A second configuration directory to compare with.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "target/eval/report.json")]
+        json: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -39,6 +61,23 @@ fn main() -> Result<()> {
             bail!("the HTTP server (ash-nlp) is not built yet; `cargo xtask test` runs what exists")
         }
         Task::Setup { verify } => setup::run(&root, verify),
+        Task::Eval {
+            dataset,
+            url,
+            config,
+            compare,
+            json,
+        } => {
+            setup::run(&root, false)?;
+            eval::run(
+                &root,
+                &dataset,
+                url.as_deref(),
+                &config,
+                compare.as_deref(),
+                &json,
+            )
+        }
         Task::Test => {
             setup::run(&root, false)?;
             run(Command::new(cargo()).current_dir(&root).args([
