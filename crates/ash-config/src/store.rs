@@ -104,6 +104,7 @@ impl ConfigStore {
             Err(error) => {
                 let mut status = lock(&self.status);
                 status.reloads_failed += 1;
+                metrics::counter!("ash_config_reloads_total", "outcome" => "refused").increment(1);
                 status.last_attempt_at = Some(attempt_at);
                 status.last_error = Some(error.to_string());
                 tracing::error!(
@@ -128,6 +129,8 @@ impl ConfigStore {
                         status.generation
                     };
                     tracing::info!(generation, "configuration reloaded");
+                    metrics::counter!("ash_config_reloads_total", "outcome" => "applied")
+                        .increment(1);
                     for listener in lock(&self.listeners).iter() {
                         listener(&old, &new);
                     }

@@ -41,9 +41,10 @@ impl Worker {
     ) -> Result<Self, ModelError> {
         let (sender, receiver) = bounded::<Job>(queue_capacity);
         let max_batch_size = max_batch_size.max(1);
+        let thread_name = name.to_owned();
         std::thread::Builder::new()
             .name(format!("infer-{name}"))
-            .spawn(move || run_loop(model, &receiver, max_batch_size, max_wait))
+            .spawn(move || run_loop(&thread_name, model, &receiver, max_batch_size, max_wait))
             .map_err(|e| ModelError::Load {
                 model: name.to_owned(),
                 reason: format!("cannot start inference thread: {e}"),
@@ -142,6 +143,7 @@ impl Worker {
 }
 
 fn run_loop(
+    name: &str,
     mut model: OnnxModel,
     receiver: &Receiver<Job>,
     max_batch_size: usize,
@@ -182,7 +184,15 @@ fn run_loop(
         }
         let inputs: Vec<SequenceInput> =
             jobs.iter().flat_map(|j| j.inputs.iter().cloned()).collect();
-        match model.run(&inputs) {
+        metrics::histogram!("ash_model_batch_size", "model" => name.to_owned())
+            .record(inputs.len() as f64);
+        metrics::gauge!("ash_model_queue_depth", "model" => name.to_owned())
+            .set(receiver.len() as f64);
+        let started = Instant::now();
+        let result = model.run(&inputs);
+        metrics::histogram!("ash_inference_duration_seconds", "model" => name.to_owned())
+            .record(started.elapsed().as_secs_f64());
+        match result {
             Ok(mut rows) => {
                 for job in jobs.into_iter().rev() {
                     let tail = rows.split_off(rows.len() - job.inputs.len());
