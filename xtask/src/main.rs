@@ -23,8 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Run the service on the embedded default model (fetches it first).
-    Serve,
+    /// Run the service on the embedded default model (fetches it first; release build).
+    Serve {
+        /// Extra flags for `ash-nlp` (e.g. `--port 9000`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Fetch and verify ONNX Runtime and the embedded default model (idempotent).
     Setup {
         /// Only check the files; fetch and delete nothing.
@@ -57,8 +61,22 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = project_root();
     match cli.task {
-        Task::Serve => {
-            bail!("the HTTP server (ash-nlp) is not built yet; `cargo xtask test` runs what exists")
+        Task::Serve { args } => {
+            setup::run(&root, false)?;
+            run(Command::new(cargo())
+                .current_dir(&root)
+                .args([
+                    "run",
+                    "--release",
+                    "-p",
+                    "ash-server",
+                    "--bin",
+                    "ash-nlp",
+                    "--",
+                    "--config",
+                    "config",
+                ])
+                .args(args))
         }
         Task::Setup { verify } => setup::run(&root, verify),
         Task::Eval {

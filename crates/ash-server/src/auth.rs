@@ -1,0 +1,77 @@
+//! Who may call the admin and feedback endpoints.
+//!
+//! Admin: the API key (`x-api-key` header or `Authorization: Bearer`), compared in constant time;
+//! with no key configured, admin is disabled. Feedback: the key, or a client address in
+//! `security.feedback_allowed_ips` (Ash-Bot v3.1 cannot send a key). The address is the TCP peer:
+//! forwarded-for headers are not trusted, since any client can write them.
+
+use std::net::SocketAddr;
+
+use ash_config::Config;
+use axum::http::HeaderMap;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        })
+        .map(str::trim)
+}
+
+fn key_matches(config: &Config, headers: &HeaderMap) -> Option<bool> {
+    let expected = config.server.security.api_key.as_ref()?;
+    let presented = presented_key(headers)?;
+    Some(bool::from(
+        presented.as_bytes().ct_eq(expected.expose().as_bytes()),
+    ))
+}
+
+/// Admin endpoints: a configured key, presented correctly.
+pub(crate) fn require_admin(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
+    if config.server.security.api_key.is_none() {
+        return Err(ApiError::Forbidden(
+            "admin endpoints are disabled: set NLP_SECURITY_API_KEY to enable them",
+        ));
+    }
+    match key_matches(config, headers) {
+        Some(true) => Ok(()),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Feedback endpoints: the key, or an allowed client address.
+pub(crate) fn require_feedback(
+    config: &Config,
+    headers: &HeaderMap,
+    client: SocketAddr,
+) -> Result<&'static str, ApiError> {
+    if key_matches(config, headers) == Some(true) {
+        return Ok("api_key");
+    }
+    let ip = client.ip().to_canonical();
+    let allowed = config
+        .server
+        .security
+        .feedback_allowed_ips
+        .iter()
+        .filter_map(|entry| ash_config::parse_ip_or_cidr(entry))
+        .any(|net| net.contains(&ip));
+    if allowed {
+        return Ok("allowed_ip");
+    }
+    if presented_key(headers).is_some() || config.server.security.api_key.is_some() {
+        Err(ApiError::Unauthorized)
+    } else {
+        Err(ApiError::Forbidden(
+            "feedback needs an API key or an allowed client address (GLOBAL_ALLOWED_IPS)",
+        ))
+    }
+}

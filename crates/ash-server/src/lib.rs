@@ -1,0 +1,379 @@
+//! The Ash-NLP HTTP service.
+//!
+//! Start-up: configuration → logging → bind (so `/health` answers `starting` at once) → load and
+//! warm the models off the async threads → ready. A model that fails to load stops the service,
+//! unless `server.allow_degraded_start` lets it run pattern-only, loudly marked degraded.
+//! Shutdown (SIGTERM/SIGINT): `/health` turns unhealthy, in-flight requests drain within
+//! `server.shutdown_grace_ms`.
+//!
+//! Entry points: [`main_with`] (the binary), [`app`] (the router, for tests).
+
+mod auth;
+pub mod cli;
+mod error;
+mod extract;
+pub mod feedback;
+mod middleware;
+mod routes;
+mod state;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ash_analysis::Analyzer;
+use ash_config::{Config, ConfigLoader, ConfigStore, CorsConfig, Environment};
+use ash_models::{ModelCoordinator, ModelsState};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::routing::{get, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+
+pub use error::ApiError;
+pub use state::{AppState, Phase};
+
+use crate::routes::{admin, analyze, feedback as feedback_routes, health};
+
+/// The OpenAPI description of the API (served at `/openapi.json`, committed as
+/// `docs/openapi.json`).
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Ash-NLP",
+        description = "Crisis detection for chat communities."
+    ),
+    paths(
+        analyze::analyze,
+        analyze::analyze_batch,
+        health::health,
+        health::ready,
+        health::stats,
+        health::metrics,
+        feedback_routes::false_positive,
+        feedback_routes::false_negative,
+        admin::label_sets,
+        admin::switch_label_set,
+        admin::reload,
+        admin::config,
+        admin::cache,
+    ),
+    components(schemas(ash_response::ErrorResponse, ash_response::ErrorBody))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+fn cors_layer(cors: &CorsConfig) -> Option<CorsLayer> {
+    if !cors.enabled {
+        return None;
+    }
+    let origins = if cors.allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            cors.allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    let methods: Vec<Method> = cors
+        .allowed_methods
+        .iter()
+        .filter_map(|m| m.parse().ok())
+        .collect();
+    let layer = CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods(methods);
+    Some(if cors.allowed_headers.iter().any(|h| h == "*") {
+        layer.allow_headers(tower_http::cors::Any)
+    } else {
+        layer.allow_headers(
+            cors.allowed_headers
+                .iter()
+                .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                .collect::<Vec<_>>(),
+        )
+    })
+}
+
+/// The router with every route and layer.
+pub fn app(state: Arc<AppState>) -> Router {
+    let config = state.config();
+    let router = Router::new()
+        .route("/analyze", post(analyze::analyze))
+        .route("/analyze/batch", post(analyze::analyze_batch))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/stats", get(health::stats))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi))
+        .route(
+            "/analyze_false_positive",
+            post(feedback_routes::false_positive),
+        )
+        .route(
+            "/analyze_false_negative",
+            post(feedback_routes::false_negative),
+        )
+        .route("/admin/label-sets", get(admin::label_sets))
+        .route("/admin/label-sets/switch", post(admin::switch_label_set))
+        .route("/admin/config", get(admin::config))
+        .route("/admin/config/reload", post(admin::reload))
+        .route("/admin/config/cache", get(admin::cache))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            middleware::observe,
+        ));
+    let router = match cors_layer(&config.server.cors) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+/// Runs the binary: returns the process exit code (0 clean, 1 start-up failure, 2 bad config).
+pub fn main_with(args: cli::Args) -> ExitCode {
+    let env = match &args.env_file {
+        Some(path) => Environment::from_process_with_dotenv(path),
+        None => Ok(Environment::from_process()),
+    };
+    let env = match env {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("ash-nlp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        return match ConfigLoader::new(&args.config, env).and_then(|l| l.load().map(|c| (c, l))) {
+            Ok((config, loader)) => {
+                #[allow(clippy::print_stdout)]
+                {
+                    print!("{}", config.to_redacted_yaml());
+                }
+                for var in loader.unused_variables() {
+                    eprintln!("ash-nlp: note: {var} is set but not used by this service");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ash-nlp: invalid configuration:\n{e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let store = match ConfigStore::open(&args.config, env) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("ash-nlp: invalid configuration, refusing to start:\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_handle = telemetry::init_logging(&store.current().logging);
+    for var in store.loader().unused_variables() {
+        tracing::warn!(variable = %var, "environment variable is set but not used by this service");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ash-http")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args, store, log_handle))
+}
+
+/// Re-derives what depends on the configuration after a reload.
+fn on_config_change(state: &AppState, config: &Arc<Config>, log: Option<&telemetry::LogHandle>) {
+    match Analyzer::new(Arc::clone(config)) {
+        Ok(analyzer) => state.analyzer.store(Arc::new(analyzer)),
+        Err(e) => {
+            tracing::error!(error = %e, "patterns of the reloaded configuration do not compile; keeping the previous ones")
+        }
+    }
+    if let Some(models) = state.models.load_full()
+        && let Err(e) = models.apply_config(config)
+    {
+        tracing::error!(error = %e, "label sets of the reloaded configuration cannot be applied; keeping the previous ones");
+    }
+    if let Some(handle) = log {
+        telemetry::apply_logging(handle, &config.logging);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn run(
+    args: cli::Args,
+    store: Arc<ConfigStore>,
+    log: Option<telemetry::LogHandle>,
+) -> ExitCode {
+    let boot = Instant::now();
+    let config = store.current();
+    let feedback = match feedback::FeedbackLog::open(
+        &config.storage.data_dir,
+        config.storage.retain_message_text,
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(dir = %config.storage.data_dir.display(), error = %e, "cannot open the feedback store");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = match AppState::new(Arc::clone(&store), telemetry::metrics_handle(), feedback) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the analysis pipeline");
+            return ExitCode::FAILURE;
+        }
+    };
+    let weak = Arc::downgrade(&state);
+    store.on_change(move |_old, new| {
+        if let Some(state) = weak.upgrade() {
+            on_config_change(&state, new, log.as_ref());
+        }
+    });
+    let _watcher = config.performance.reload.watch.then(|| {
+        store.watch(Duration::from_millis(
+            config.performance.reload.poll_interval_ms,
+        ))
+    });
+
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| config.server.host.clone());
+    let port = args.port.unwrap_or(config.server.port);
+    let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(host = %host, port, error = %e, "cannot bind");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(address = %address, config_ms = boot.elapsed().as_millis() as u64, "listening; loading models");
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let server_state = Arc::clone(&state);
+    let stop_wait = Arc::clone(&stop);
+    let server = tokio::spawn(async move {
+        let service =
+            app(Arc::clone(&server_state)).into_make_service_with_connect_info::<SocketAddr>();
+        let drained = Arc::clone(&server_state);
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = shutdown_signal() => tracing::info!("shutdown requested; draining in-flight requests"),
+                    () = stop_wait.notified() => {},
+                }
+                drained.set_phase(Phase::Stopping);
+            })
+            .await
+    });
+
+    // Models load on a blocking thread; the port already answers /health meanwhile.
+    let model_config = Arc::clone(&config);
+    let loaded = tokio::task::spawn_blocking(move || ModelCoordinator::start(&model_config)).await;
+    let exit = match loaded {
+        Err(e) => {
+            tracing::error!(error = %e, "model loading crashed");
+            Some(ExitCode::FAILURE)
+        }
+        Ok(coordinator) => {
+            let status = coordinator.status();
+            let load_ms = boot.elapsed().as_millis() as u64;
+            match status.state {
+                ModelsState::Ready => {
+                    state.models.store(Some(Arc::new(coordinator)));
+                    state.set_phase(Phase::Ready);
+                    tracing::info!(startup_ms = load_ms, label_set = %status.label_set, "ready");
+                    None
+                }
+                _ if config.server.allow_degraded_start => {
+                    tracing::error!(
+                        startup_ms = load_ms,
+                        runtime_error = ?status.runtime_error,
+                        models = ?status.models.iter().map(|m| (&m.name, &m.last_error)).collect::<Vec<_>>(),
+                        "STARTED DEGRADED: some or all models failed to load; affected answers are pattern-only and marked is_degraded"
+                    );
+                    metrics::gauge!("ash_degraded_start").set(1.0);
+                    state.models.store(Some(Arc::new(coordinator)));
+                    state.set_phase(Phase::Ready);
+                    None
+                }
+                _ => {
+                    tracing::error!(
+                        runtime_error = ?status.runtime_error,
+                        models = ?status.models.iter().map(|m| (&m.name, &m.last_error)).collect::<Vec<_>>(),
+                        "models failed to load; refusing to start (set server.allow_degraded_start to run pattern-only)"
+                    );
+                    Some(ExitCode::FAILURE)
+                }
+            }
+        }
+    };
+    if exit.is_some() {
+        stop.notify_one();
+    }
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let mut server = server;
+    // Wait for the server to stop (signal or failure), then give in-flight requests the grace
+    // period.
+    let stopping = async {
+        while state.phase() != Phase::Stopping {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let result = tokio::select! {
+        r = &mut server => Some(r),
+        () = stopping => match tokio::time::timeout(grace, &mut server).await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period");
+                None
+            }
+        },
+    };
+    if let Some(Ok(Err(e))) = result {
+        tracing::error!(error = %e, "server error");
+        return ExitCode::FAILURE;
+    }
+    tracing::info!("stopped");
+    exit.unwrap_or(ExitCode::SUCCESS)
+}

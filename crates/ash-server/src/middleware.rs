@@ -1,0 +1,124 @@
+//! Request-level layers: request id, deadline, one log line and metrics per request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ash_config::CrisisLevel;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::BodyLimit;
+use crate::state::AppState;
+
+/// The request's id (`x-request-id` from the client, else a new UUID), echoed in the response.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(uuid::Uuid::new_v4().to_string())))
+    }
+}
+
+/// What a handler decided, for the request's log line (never the text).
+#[derive(Clone, Debug)]
+pub(crate) struct RequestOutcome {
+    pub level: Option<CrisisLevel>,
+    pub degraded: Option<String>,
+    pub message_chars: usize,
+    pub message_hash: String,
+}
+
+fn request_id_from(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Request id, deadline, log line and metrics, around every request.
+pub(crate) async fn observe(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let id = request_id_from(&req);
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let config = state.config();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut()
+        .insert(BodyLimit(config.server.max_body_bytes));
+    let deadline = Duration::from_millis(config.server.request_timeout_ms);
+    let analysis = endpoint.starts_with("/analyze");
+    let mut response = match tokio::time::timeout(deadline, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable {
+            code: "timeout",
+            reason: "the request took longer than the configured deadline",
+            retry_after_secs: 1,
+        }
+        .into_response(),
+    };
+    let status = response.status();
+    if analysis
+        && (status.is_client_error() || status.is_server_error())
+        && endpoint != "/analyze_false_positive"
+        && endpoint != "/analyze_false_negative"
+    {
+        state
+            .stats
+            .failed_analyses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let latency = started.elapsed();
+    let status_label = status.as_u16().to_string();
+    metrics::counter!("ash_http_requests_total", "endpoint" => endpoint.clone(), "status" => status_label).increment(1);
+    metrics::histogram!("ash_http_request_duration_seconds", "endpoint" => endpoint.clone())
+        .record(latency.as_secs_f64());
+    let outcome = response.extensions().get::<RequestOutcome>().cloned();
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    let quiet =
+        method == Method::GET && matches!(endpoint.as_str(), "/health" | "/ready" | "/metrics");
+    let latency_ms = (latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+    match outcome {
+        Some(o) => tracing::info!(
+            request_id = %id,
+            %method,
+            endpoint = %endpoint,
+            status = status.as_u16(),
+            latency_ms,
+            level = o.level.map(CrisisLevel::as_str),
+            degraded = o.degraded.as_deref(),
+            message_chars = o.message_chars,
+            message_hash = %o.message_hash,
+            "request"
+        ),
+        None if quiet => {
+            tracing::debug!(request_id = %id, %method, endpoint = %endpoint, status = status.as_u16(), latency_ms, "request")
+        }
+        None => {
+            tracing::info!(request_id = %id, %method, endpoint = %endpoint, status = status.as_u16(), latency_ms, error = code, "request")
+        }
+    }
+    response
+}

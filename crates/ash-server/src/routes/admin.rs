@@ -1,0 +1,124 @@
+//! `/admin/*`: label sets, configuration reload, effective configuration, cache statistics.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::require_admin;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// The label sets and the active one.
+#[utoipa::path(get, path = "/admin/label-sets", responses((status = 200), (status = 401), (status = 403)))]
+pub(crate) async fn label_sets(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let config = state.config();
+    require_admin(&config, &headers)?;
+    let active = state.models.load_full().map(|m| m.label_set());
+    let sets: Vec<serde_json::Value> = config
+        .labels
+        .sets
+        .iter()
+        .map(|(name, set)| serde_json::json!({"name": name, "description": set.description}))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "active": active.unwrap_or_else(|| config.labels.active_set.clone()),
+        "configured": config.labels.active_set,
+        "allow_switching": config.labels.allow_switching,
+        "sets": sets,
+    })))
+}
+
+/// `POST /admin/label-sets/switch` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct SwitchRequest {
+    label_set: Option<String>,
+}
+
+/// Switches the active label set (labels re-embedded, then swapped in atomically).
+#[utoipa::path(post, path = "/admin/label-sets/switch", request_body = SwitchRequest,
+    responses((status = 200), (status = 401), (status = 403), (status = 404), (status = 409), (status = 503)))]
+pub(crate) async fn switch_label_set(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<SwitchRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let config = state.config();
+    require_admin(&config, &headers)?;
+    let set = request.label_set.ok_or_else(|| ApiError::MissingField {
+        field: "label_set".into(),
+    })?;
+    if !config.labels.sets.contains_key(&set) {
+        return Err(ApiError::UnknownLabelSet(format!(
+            "no label set named `{set}`"
+        )));
+    }
+    let models = state.models.load_full().ok_or(ApiError::Unavailable {
+        code: "starting",
+        reason: "models are still loading",
+        retry_after_secs: 5,
+    })?;
+    let target = set.clone();
+    tokio::task::spawn_blocking(move || models.switch_label_set(&target))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    tracing::info!(label_set = %set, "label set switched by admin");
+    Ok(Json(serde_json::json!({ "active": set })))
+}
+
+/// Re-reads the configuration now; an invalid one is refused and the live one stays.
+#[utoipa::path(post, path = "/admin/config/reload", responses((status = 200), (status = 401), (status = 403), (status = 409)))]
+pub(crate) async fn reload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_admin(&state.config(), &headers)?;
+    let store = Arc::clone(&state.store);
+    let outcome = tokio::task::spawn_blocking(move || store.reload())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match outcome {
+        Ok(outcome) => Ok(Json(
+            serde_json::json!({ "outcome": outcome, "status": state.store.status() }),
+        )),
+        Err(error) => Err(ApiError::Conflict(format!(
+            "configuration refused, previous one stays live: {error}"
+        ))),
+    }
+}
+
+/// The effective configuration, secrets redacted.
+#[utoipa::path(get, path = "/admin/config", responses((status = 200), (status = 401), (status = 403)))]
+pub(crate) async fn config(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let config = state.config();
+    require_admin(&config, &headers)?;
+    Ok(Json(serde_json::json!({
+        "config": config.to_redacted_json(),
+        "reload": state.store.status(),
+        "unused_variables": state.store.loader().unused_variables(),
+    })))
+}
+
+/// Configuration-cache statistics.
+#[utoipa::path(get, path = "/admin/config/cache", responses((status = 200), (status = 401), (status = 403)))]
+pub(crate) async fn cache(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_admin(&state.config(), &headers)?;
+    Ok(Json(serde_json::json!({
+        "enabled": state.store.cache_stats().is_some(),
+        "stats": state.store.cache_stats(),
+    })))
+}

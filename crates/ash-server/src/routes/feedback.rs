@@ -1,0 +1,126 @@
+//! `POST /analyze_false_positive` and `POST /analyze_false_negative`: staff corrections.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ash_config::CrisisLevel;
+use ash_response::{FalseNegativeRequest, FalsePositiveRequest, FeedbackResponse};
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+
+use crate::auth::require_feedback;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::feedback::CorrectionKind;
+use crate::routes::analyze::validate_message;
+use crate::state::AppState;
+
+fn level(value: Option<String>, field: &str) -> Result<CrisisLevel, ApiError> {
+    let value = value.ok_or_else(|| ApiError::MissingField {
+        field: field.to_owned(),
+    })?;
+    CrisisLevel::parse(&value).ok_or_else(|| ApiError::InvalidField {
+        field: field.to_owned(),
+        reason: "expected one of none, low, medium, high, critical".into(),
+    })
+}
+
+async fn store(
+    state: Arc<AppState>,
+    kind: CorrectionKind,
+    message: String,
+    detected: CrisisLevel,
+    correct: CrisisLevel,
+    source: &'static str,
+) -> Result<Json<FeedbackResponse>, ApiError> {
+    // The write is fsync'd before acknowledging; keep it off the async threads.
+    let log_state = Arc::clone(&state);
+    let correction = tokio::task::spawn_blocking(move || {
+        log_state
+            .feedback
+            .record(kind, &message, detected, correct, source)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(format!("cannot store feedback: {e}")))?;
+    state
+        .stats
+        .feedback_received
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let kind_label = match kind {
+        CorrectionKind::FalsePositive => "false_positive",
+        CorrectionKind::FalseNegative => "false_negative",
+    };
+    metrics::counter!("ash_feedback_total", "kind" => kind_label).increment(1);
+    tracing::info!(feedback_id = %correction.id, kind = kind_label, detected = %detected, correct = %correct, source, "staff correction stored");
+    Ok(Json(FeedbackResponse {
+        status: "recorded".into(),
+        feedback_id: correction.id,
+        patterns_discovered: 0,
+        confidence_adjustments: 0,
+        message: "Correction stored durably; it does not change analyses yet.".into(),
+    }))
+}
+
+/// A message was flagged higher than it should have been.
+#[utoipa::path(post, path = "/analyze_false_positive", request_body = FalsePositiveRequest,
+    responses((status = 200, body = FeedbackResponse), (status = 401), (status = 403), (status = 422)))]
+pub(crate) async fn false_positive(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<FalsePositiveRequest>,
+) -> Result<Json<FeedbackResponse>, ApiError> {
+    let config = state.config();
+    let source = require_feedback(&config, &headers, client)?;
+    let message = validate_message(request.message, "message", config.server.max_message_chars)?;
+    let detected = level(request.detected_level, "detected_level")?;
+    let correct = level(request.correct_level, "correct_level")?;
+    if correct >= detected {
+        return Err(ApiError::InvalidField {
+            field: "correct_level".into(),
+            reason: "a false positive's correct level must be below the detected one".into(),
+        });
+    }
+    store(
+        state,
+        CorrectionKind::FalsePositive,
+        message,
+        detected,
+        correct,
+        source,
+    )
+    .await
+}
+
+/// A message was flagged lower than it should have been.
+#[utoipa::path(post, path = "/analyze_false_negative", request_body = FalseNegativeRequest,
+    responses((status = 200, body = FeedbackResponse), (status = 401), (status = 403), (status = 422)))]
+pub(crate) async fn false_negative(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<FalseNegativeRequest>,
+) -> Result<Json<FeedbackResponse>, ApiError> {
+    let config = state.config();
+    let source = require_feedback(&config, &headers, client)?;
+    let message = validate_message(request.message, "message", config.server.max_message_chars)?;
+    let correct = level(request.should_detect_level, "should_detect_level")?;
+    let detected = level(request.actually_detected, "actually_detected")?;
+    if correct <= detected {
+        return Err(ApiError::InvalidField {
+            field: "should_detect_level".into(),
+            reason: "a false negative's correct level must be above the detected one".into(),
+        });
+    }
+    store(
+        state,
+        CorrectionKind::FalseNegative,
+        message,
+        detected,
+        correct,
+        source,
+    )
+    .await
+}

@@ -1,0 +1,261 @@
+//! Shared state of the service, and the steps every analysis request goes through.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use ash_analysis::{Analyzer, Decision, ModelEvidence};
+use ash_config::{Config, ConfigStore, CrisisLevel};
+use ash_models::{ModelCoordinator, ModelOutputs, ModelsState};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::ApiError;
+use crate::feedback::FeedbackLog;
+
+/// Where the service is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Port open, models loading.
+    Starting = 0,
+    /// Answering with models (all or some, see the model status).
+    Ready = 1,
+    /// Shutting down: draining in-flight requests.
+    Stopping = 2,
+}
+
+/// Counters behind `/stats`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_requests: AtomicU64,
+    pub successful_analyses: AtomicU64,
+    pub failed_analyses: AtomicU64,
+    pub degraded_analyses: AtomicU64,
+    pub levels: [AtomicU64; 5],
+    pub feedback_received: AtomicU64,
+}
+
+/// What the models said about one message (owned, so it can cross an await).
+#[derive(Debug)]
+pub enum Evidence {
+    Outputs(ModelOutputs),
+    Unavailable { kind: &'static str, detail: String },
+    Disabled,
+}
+
+impl Evidence {
+    /// Borrowed form for the analysis.
+    pub fn as_model_evidence(&self) -> ModelEvidence<'_> {
+        match self {
+            Evidence::Outputs(o) => ModelEvidence::Outputs(o),
+            Evidence::Unavailable { kind, detail } => ModelEvidence::Unavailable { kind, detail },
+            Evidence::Disabled => ModelEvidence::Disabled,
+        }
+    }
+}
+
+/// Everything handlers share.
+pub struct AppState {
+    pub store: Arc<ConfigStore>,
+    pub analyzer: ArcSwap<Analyzer>,
+    pub models: ArcSwapOption<ModelCoordinator>,
+    phase: AtomicU8,
+    pub started: Instant,
+    pub permits: Arc<Semaphore>,
+    pub stats: Stats,
+    pub metrics: PrometheusHandle,
+    pub feedback: FeedbackLog,
+    pub rate_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Per-process salt for message hashes in logs: repeated messages correlate within a run,
+    /// but a hash cannot be reversed by guessing common messages.
+    log_salt: [u8; 16],
+    /// Set when model loading failed and the service must stop.
+    pub fatal: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("phase", &self.phase())
+            .finish()
+    }
+}
+
+impl AppState {
+    /// State for a freshly loaded configuration; models are attached later.
+    pub fn new(
+        store: Arc<ConfigStore>,
+        metrics: PrometheusHandle,
+        feedback: FeedbackLog,
+    ) -> Result<Self, String> {
+        let config = store.current();
+        let analyzer = Analyzer::new(Arc::clone(&config)).map_err(|e| e.to_string())?;
+        let rate_limiter = config.server.rate_limit.enabled.then(|| {
+            let per_minute = NonZeroU32::new(config.server.rate_limit.requests_per_minute)
+                .unwrap_or(NonZeroU32::MIN);
+            let burst = NonZeroU32::new(config.server.rate_limit.burst).unwrap_or(NonZeroU32::MIN);
+            governor::RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
+        });
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
+            analyzer: ArcSwap::from_pointee(analyzer),
+            models: ArcSwapOption::empty(),
+            phase: AtomicU8::new(Phase::Starting as u8),
+            started: Instant::now(),
+            stats: Stats::default(),
+            metrics,
+            feedback,
+            rate_limiter,
+            log_salt: *uuid::Uuid::new_v4().as_bytes(),
+            fatal: Mutex::new(None),
+            store,
+        })
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Starting,
+            1 => Phase::Ready,
+            _ => Phase::Stopping,
+        }
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// The live configuration (hold it for the whole request).
+    pub fn config(&self) -> Arc<Config> {
+        self.store.current()
+    }
+
+    /// Rate limit (per client address) and concurrency limit, both answered at once.
+    pub fn admit(&self, client: SocketAddr) -> Result<OwnedSemaphorePermit, ApiError> {
+        if let Some(limiter) = &self.rate_limiter
+            && let Err(not_until) = limiter.check_key(&client.ip())
+        {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            metrics::counter!("ash_rejected_total", "reason" => "rate_limited").increment(1);
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        Arc::clone(&self.permits).try_acquire_owned().map_err(|_| {
+            metrics::counter!("ash_rejected_total", "reason" => "concurrency").increment(1);
+            ApiError::overloaded()
+        })
+    }
+
+    /// Asks the models about `texts` (one call, batched by the model layer).
+    pub async fn evidence(
+        &self,
+        config: &Config,
+        texts: &[&str],
+    ) -> Result<Vec<Evidence>, ApiError> {
+        let repeat =
+            |make: &dyn Fn() -> Evidence| (0..texts.len()).map(|_| make()).collect::<Vec<_>>();
+        if !config.features.ensemble_analysis {
+            return Ok(repeat(&|| Evidence::Disabled));
+        }
+        let Some(models) = self.models.load_full() else {
+            return Ok(repeat(&|| Evidence::Unavailable {
+                kind: "starting",
+                detail: "models are still loading".into(),
+            }));
+        };
+        let outputs = models.infer_batch(texts).await;
+        // Every model refused because its queue is full: shed load rather than answer from
+        // patterns alone under pressure.
+        let all_overloaded = outputs.iter().all(|o| {
+            o.roles.is_empty()
+                && !o.failures.is_empty()
+                && o.failures.iter().all(|f| f.kind == "overloaded")
+        });
+        if all_overloaded && !outputs.is_empty() {
+            metrics::counter!("ash_rejected_total", "reason" => "model_queue").increment(1);
+            return Err(ApiError::overloaded());
+        }
+        Ok(outputs.into_iter().map(Evidence::Outputs).collect())
+    }
+
+    /// Records a decision in the counters and metrics.
+    pub fn record(&self, decision: &Decision) {
+        self.stats
+            .successful_analyses
+            .fetch_add(1, Ordering::Relaxed);
+        self.stats.levels[decision.level.rank() as usize].fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("ash_decisions_total", "level" => decision.level.as_str()).increment(1);
+        if let Some(d) = &decision.degraded {
+            self.stats.degraded_analyses.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("ash_degraded_answers_total", "reason" => d.reason.clone())
+                .increment(1);
+        }
+        if decision.requires_staff_review {
+            metrics::counter!("ash_staff_reviews_total").increment(1);
+        }
+    }
+
+    /// A salted, truncated hash of a message for logs.
+    pub fn message_hash(&self, text: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.log_salt);
+        h.update(text.as_bytes());
+        hex::encode(&h.finalize()[..6])
+    }
+
+    /// `model_info`: which models answered and the label set.
+    pub fn model_info(&self) -> String {
+        match self.models.load_full() {
+            None => "models loading; patterns only".to_owned(),
+            Some(m) => {
+                let status = m.status();
+                let models: Vec<String> = status
+                    .models
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} ({:?}{})",
+                            s.name,
+                            s.kind,
+                            if s.loaded { "" } else { ", unavailable" }
+                        )
+                        .to_lowercase()
+                    })
+                    .collect();
+                format!(
+                    "ash-nlp {}: {}; label set {}",
+                    env!("CARGO_PKG_VERSION"),
+                    models.join(", "),
+                    status.label_set
+                )
+            }
+        }
+    }
+
+    /// Counts per level for `/stats`.
+    pub fn level_counts(&self) -> BTreeMap<String, u64> {
+        CrisisLevel::ALL
+            .iter()
+            .map(|l| {
+                (
+                    l.as_str().to_owned(),
+                    self.stats.levels[l.rank() as usize].load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether the model layer can answer (fully or partly).
+    pub fn models_state(&self) -> Option<ModelsState> {
+        self.models.load_full().map(|m| m.status().state)
+    }
+}
