@@ -12,7 +12,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod eval;
+mod integration;
+mod perf;
+mod server;
 mod setup;
+mod svg;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Ash-NLP project tasks")]
@@ -37,6 +41,14 @@ enum Task {
     },
     /// Run every test of the workspace (runs `setup` first).
     Test,
+    /// Start the real binary and run the end-to-end suites against it.
+    Integration,
+    /// Measure the release service against xtask/perf-budget.yaml; reports in target/perf/.
+    PerfValidate {
+        /// Shorter runs (for CI).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Accuracy on labelled phrase files (in-process, or against a running server with --url).
     Eval {
         /// Folder of phrase files (`category.expected_priority`, `subcategories.*[].message`).
@@ -79,6 +91,8 @@ fn main() -> Result<()> {
                 .args(args))
         }
         Task::Setup { verify } => setup::run(&root, verify),
+        Task::PerfValidate { quick } => perf::run(&root, quick),
+        Task::Integration => integration::run(&root),
         Task::Eval {
             dataset,
             url,
@@ -115,7 +129,7 @@ fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn cargo() -> String {
+pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 

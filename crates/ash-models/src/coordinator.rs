@@ -80,6 +80,7 @@ pub struct ModelCoordinator {
     runtime: Result<RuntimeInfo, ModelError>,
     /// Serialises label-set rebuilds (admin switch vs config reload).
     rebuild: Mutex<()>,
+    description: String,
 }
 
 impl std::fmt::Debug for ModelCoordinator {
@@ -183,9 +184,27 @@ impl ModelCoordinator {
             timeout: Duration::from_millis(config.models.runtime.inference_timeout_ms),
             runtime,
             rebuild: Mutex::new(()),
+            description: String::new(),
         };
         coordinator.prepare_labels_or_mark_failed(&labels_config.active_set);
-        coordinator
+        let description = coordinator
+            .status()
+            .models
+            .iter()
+            .map(|m| {
+                let kind = format!("{:?}", m.kind).to_lowercase();
+                if m.loaded {
+                    format!("{} ({kind})", m.name)
+                } else {
+                    format!("{} ({kind}, unavailable)", m.name)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        ModelCoordinator {
+            description,
+            ..coordinator
+        }
     }
 
     /// Builds the index model by model, so that one model whose labels do not fit (a classifier
@@ -369,6 +388,12 @@ impl ModelCoordinator {
         Ok(())
     }
 
+    /// Which models serve requests, e.g. `minilm (embedding)`; unavailable ones are marked.
+    /// Fixed after start-up, so it is cheap to call per request.
+    pub fn describe(&self) -> String {
+        self.description.clone()
+    }
+
     /// The active label set's name.
     pub fn label_set(&self) -> String {
         self.index.load().set.clone()
@@ -525,7 +550,8 @@ fn failure(model: &str, roles: Vec<String>, error: &ModelError) -> ModelFailure 
 }
 
 /// Real inference at the batch sizes the model will see: one message, a few, a full batch, and
-/// one message at the maximum length.
+/// one message at the maximum length. (A full batch at the maximum length would grow ONNX
+/// Runtime's arena by hundreds of MiB for a shape chat traffic rarely produces.)
 fn warm_up(
     worker: &Worker,
     kind: ModelKind,

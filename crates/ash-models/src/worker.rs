@@ -182,8 +182,11 @@ fn run_loop(
         if jobs.is_empty() {
             continue;
         }
-        let inputs: Vec<SequenceInput> =
-            jobs.iter().flat_map(|j| j.inputs.iter().cloned()).collect();
+        let sizes: Vec<usize> = jobs.iter().map(|j| j.inputs.len()).collect();
+        let inputs: Vec<SequenceInput> = jobs
+            .iter_mut()
+            .flat_map(|j| std::mem::take(&mut j.inputs))
+            .collect();
         metrics::histogram!("ash_model_batch_size", "model" => name.to_owned())
             .record(inputs.len() as f64);
         metrics::gauge!("ash_model_queue_depth", "model" => name.to_owned())
@@ -194,8 +197,8 @@ fn run_loop(
             .record(started.elapsed().as_secs_f64());
         match result {
             Ok(mut rows) => {
-                for job in jobs.into_iter().rev() {
-                    let tail = rows.split_off(rows.len() - job.inputs.len());
+                for (job, size) in jobs.into_iter().zip(sizes).rev() {
+                    let tail = rows.split_off(rows.len() - size);
                     let _ = job.reply.send(Ok(tail));
                 }
             }

@@ -54,22 +54,37 @@ where
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BodyLimit(pub usize);
 
-/// Parses `bytes` as `T`, telling syntax errors (400) from shape errors (422 with the field).
+/// Parses `bytes` as `T` in one pass, telling syntax errors (400) from shape errors (422 with the
+/// field's path).
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|_| ApiError::InvalidJson)?;
-    if !value.is_object() {
-        return Err(ApiError::InvalidField {
-            field: "(body)".into(),
-            reason: "expected a JSON object".into(),
-        });
+    // serde would build a struct from a JSON array too; the API takes objects only.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::InvalidField {
+                    field: "(body)".into(),
+                    reason: "expected a JSON object".into(),
+                },
+                Err(_) => ApiError::InvalidJson,
+            },
+        );
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        let reason = e.inner().to_string();
-        ApiError::InvalidField {
-            field: if field == "." { "(body)".into() } else { field },
-            reason,
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = match result {
+        Ok(value) => value,
+        Err(e) => {
+            let inner = e.inner();
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                return Err(ApiError::InvalidJson);
+            }
+            let path = e.path().to_string();
+            return Err(ApiError::InvalidField {
+                field: if path == "." { "(body)".into() } else { path },
+                reason: inner.to_string(),
+            });
         }
-    })
+    };
+    deserializer.end().map_err(|_| ApiError::InvalidJson)?;
+    Ok(value)
 }

@@ -216,28 +216,12 @@ impl AppState {
     pub fn model_info(&self) -> String {
         match self.models.load_full() {
             None => "models loading; patterns only".to_owned(),
-            Some(m) => {
-                let status = m.status();
-                let models: Vec<String> = status
-                    .models
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{} ({:?}{})",
-                            s.name,
-                            s.kind,
-                            if s.loaded { "" } else { ", unavailable" }
-                        )
-                        .to_lowercase()
-                    })
-                    .collect();
-                format!(
-                    "ash-nlp {}: {}; label set {}",
-                    env!("CARGO_PKG_VERSION"),
-                    models.join(", "),
-                    status.label_set
-                )
-            }
+            Some(m) => format!(
+                "ash-nlp {}: {}; label set {}",
+                env!("CARGO_PKG_VERSION"),
+                m.describe(),
+                m.label_set()
+            ),
         }
     }
 
