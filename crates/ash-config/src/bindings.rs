@@ -301,6 +301,30 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         "staff_review.on_disagreement",
         Bool,
     ),
+    bind(
+        "NLP_ANALYSIS_LEARNING_RATE",
+        Analysis,
+        "learning.calibration.step",
+        Float,
+    ),
+    bind(
+        "NLP_ANALYSIS_LEARNING_MAX_DRIFT",
+        Analysis,
+        "learning.calibration.max_drift",
+        Float,
+    ),
+    bind(
+        "NLP_ANALYSIS_LEARNING_MAX_ADJUSTMENTS_PER_DAY",
+        Analysis,
+        "learning.calibration.max_adjustments_per_day",
+        Integer,
+    ),
+    bind(
+        "GLOBAL_LEARNING_SYSTEM_ENABLED",
+        Analysis,
+        "learning.calibration.enabled",
+        Bool,
+    ),
     // features.yaml
     bind(
         "NLP_FEATURE_CORE_ENSEMBLE_ANALYSIS",

@@ -14,6 +14,56 @@ pub struct AnalysisConfig {
     pub gap_detection: GapDetectionConfig,
     pub staff_review: StaffReviewConfig,
     pub decision: DecisionConfig,
+    pub learning: LearningConfig,
+}
+
+/// What staff corrections may change, and how far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearningConfig {
+    /// A stored correction applies to messages at least this similar (cosine of embeddings).
+    pub similarity_threshold: f64,
+    /// At or above this similarity the message counts as a repeat: it gets the corrected level.
+    pub repeat_similarity: f64,
+    /// Largest change a similar (not repeated) correction may make to a score.
+    pub max_shift: f64,
+    pub calibration: CalibrationConfig,
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        Self {
+            similarity_threshold: 0.82,
+            repeat_similarity: 0.97,
+            max_shift: 0.5,
+            calibration: CalibrationConfig::default(),
+        }
+    }
+}
+
+/// Threshold calibration from corrections: false positives make detection a little less
+/// sensitive, false negatives a little more, within a cap.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalibrationConfig {
+    pub enabled: bool,
+    /// Threshold change per correction.
+    pub step: f64,
+    /// Largest total change of any threshold, either way.
+    pub max_drift: f64,
+    /// Corrections per UTC day that may move the thresholds (the rest are kept as exemplars).
+    pub max_adjustments_per_day: u32,
+}
+
+impl Default for CalibrationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            step: 0.005,
+            max_drift: 0.05,
+            max_adjustments_per_day: 20,
+        }
+    }
 }
 
 /// How evidence becomes a decision.
@@ -242,6 +292,28 @@ impl Validate for AnalysisConfig {
                 self.decision.needs_response_at_or_above,
                 "must not be above high: every high result needs a response",
             );
+        });
+        v.at("learning", |v| {
+            let l = &self.learning;
+            v.range("similarity_threshold", l.similarity_threshold, 0.5, 1.0);
+            v.range("repeat_similarity", l.repeat_similarity, 0.5, 1.0);
+            v.ensure(
+                l.repeat_similarity >= l.similarity_threshold,
+                "repeat_similarity",
+                l.repeat_similarity,
+                "must be at least similarity_threshold",
+            );
+            v.unit("max_shift", l.max_shift);
+            v.at("calibration", |v| {
+                v.range("step", l.calibration.step, 0.0, 0.1);
+                v.range("max_drift", l.calibration.max_drift, 0.0, 0.2);
+                v.range(
+                    "max_adjustments_per_day",
+                    l.calibration.max_adjustments_per_day,
+                    0,
+                    100_000,
+                );
+            });
         });
         v.at("staff_review", |v| {
             v.unit(

@@ -18,6 +18,8 @@ pub struct StorageConfig {
     pub redis_url: Option<Secret>,
     /// Keep the text of corrected messages. Off: only a keyed hash and the embedding are kept.
     pub retain_message_text: bool,
+    /// How often a replica checks the shared store for corrections made on other replicas.
+    pub sync_interval_ms: u64,
 }
 
 impl Default for StorageConfig {
@@ -27,6 +29,7 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from("data"),
             redis_url: None,
             retain_message_text: false,
+            sync_interval_ms: 1_000,
         }
     }
 }
@@ -47,5 +50,17 @@ impl Validate for StorageConfig {
         if self.backend == StorageBackend::Redis && self.redis_url.is_none() {
             v.problem("redis_url", None, "is required when `backend: redis`");
         }
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://")
+                || url.expose().starts_with("rediss://")
+                || url.expose().starts_with("unix://"))
+        {
+            v.problem(
+                "redis_url",
+                None,
+                "must start with redis://, rediss:// or unix://",
+            );
+        }
+        v.range("sync_interval_ms", self.sync_interval_ms, 100, 600_000);
     }
 }
