@@ -32,6 +32,7 @@ fn outputs() -> ModelOutputs {
             ("emotional_distress".to_owned(), role(0.3)),
         ]),
         failures: Vec::new(),
+        embedding: None,
     }
 }
 

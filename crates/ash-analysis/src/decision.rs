@@ -108,6 +108,18 @@ pub struct Decision {
     pub stages: Stages,
     pub label_set: Option<String>,
     pub recommended_action: &'static str,
+    /// The staff correction that adjusted this decision, if any.
+    pub learned: Option<LearnedInfo>,
+}
+
+/// Which correction adjusted a decision, and how.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LearnedInfo {
+    pub exemplar_id: Option<String>,
+    pub similarity: Option<f64>,
+    pub corrected_level: Option<CrisisLevel>,
+    pub repeat: bool,
+    pub calibrated_thresholds: bool,
 }
 
 /// Everything the decision needs, gathered by [`crate::Analyzer`].
@@ -325,6 +337,13 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
         stages: e.stages,
         label_set: e.label_set,
         recommended_action: recommended_action(level),
+        learned: e.adjustment.map(|a| LearnedInfo {
+            exemplar_id: a.exemplar_id.clone(),
+            similarity: a.similarity,
+            corrected_level: a.exemplar_level,
+            repeat: a.exact,
+            calibrated_thresholds: a.thresholds.is_some(),
+        }),
     }
 }
 

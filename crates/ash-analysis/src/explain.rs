@@ -1,5 +1,6 @@
 //! Human-readable explanation of a decision, for staff. Never contains the message text.
 
+use ash_config::CrisisLevel;
 use serde::Serialize;
 
 use crate::decision::{Decision, Rule};
@@ -36,6 +37,8 @@ pub struct Explanation {
     pub rules: Vec<Rule>,
     pub staff_review_reasons: Vec<String>,
     pub stages: crate::decision::Stages,
+    /// The staff correction that adjusted the result (its id), if any.
+    pub learned: Option<crate::decision::LearnedInfo>,
 }
 
 impl Rule {
@@ -98,6 +101,7 @@ impl Decision {
             rules: self.rules.clone(),
             staff_review_reasons: self.staff_review_reasons.clone(),
             stages: self.stages.clone(),
+            learned: self.learned.clone(),
         }
     }
 
@@ -128,6 +132,15 @@ impl Decision {
                 .map(|(role, r)| format!("{role} → {} ({:.2})", r.top_label, r.top_probability))
                 .collect();
             parts.push(format!("Models: {}.", roles.join(", ")));
+        }
+        if let Some(l) = &self.learned
+            && let Some(id) = &l.exemplar_id
+        {
+            parts.push(format!(
+                "Staff correction {id} (similarity {:.2}) says {}.",
+                l.similarity.unwrap_or(0.0),
+                l.corrected_level.map_or("-", CrisisLevel::as_str)
+            ));
         }
         if let Some(d) = &self.degraded {
             parts.push(format!("Degraded: {} ({}).", d.reason, d.detail));

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use ash_config::{Config, CrisisLevel, LevelThresholds};
 use ash_models::ModelOutputs;
 
-pub use decision::{Contributions, Decision, Degradation, Rule, Stages, recommended_action};
+pub use decision::{
+    Contributions, Decision, Degradation, LearnedInfo, Rule, Stages, recommended_action,
+};
 pub use ensemble::RoleResult;
 pub use explain::{ExplainedPattern, ExplainedRole, Explanation};
 pub use patterns::{PatternEngine, PatternMatch};
@@ -48,8 +50,10 @@ pub enum ModelEvidence<'a> {
 pub struct LearnedAdjustment {
     /// The level the nearest correction says this message should have.
     pub exemplar_level: Option<CrisisLevel>,
-    /// How much to move toward it, 0–1 (from the similarity).
+    /// How much of the way to move toward it, 0–1.
     pub strength: f64,
+    /// Cosine similarity to the nearest correction.
+    pub similarity: Option<f64>,
     /// Largest score change allowed.
     pub max_shift: f64,
     /// The message is (nearly) identical to a corrected one: take the corrected level.

@@ -179,6 +179,7 @@ fn all_models_failing_is_degraded_not_none_with_crisis_patterns() {
             kind: "overloaded".into(),
             reason: "queue full".into(),
         }],
+        embedding: None,
     };
     let d = analyzer().analyze("I feel so hopeless", ModelEvidence::Outputs(&out));
     assert_eq!(

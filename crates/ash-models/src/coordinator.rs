@@ -482,6 +482,9 @@ fn score(model: &str, prepared: &ModelLabels, rows: &Rows, outputs: &mut [ModelO
         let Some(text_rows) = rows.get(i * per_text..(i + 1) * per_text) else {
             continue;
         };
+        if prepared.kind == ModelKind::Embedding && out.embedding.is_none() {
+            out.embedding = Some(text_rows[0].clone());
+        }
         let mut offset = 0;
         for role in &prepared.roles {
             let probabilities: Vec<f32> = match prepared.kind {

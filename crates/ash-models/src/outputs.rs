@@ -54,6 +54,10 @@ pub struct ModelOutputs {
     pub label_set: String,
     pub roles: BTreeMap<String, RoleOutput>,
     pub failures: Vec<ModelFailure>,
+    /// The message's sentence embedding from the first embedding model, when one answered (used
+    /// to find staff corrections of similar messages without a second forward pass).
+    #[serde(skip)]
+    pub embedding: Option<Vec<f32>>,
 }
 
 impl ModelOutputs {

@@ -44,6 +44,7 @@ fn outputs(p: f64) -> ModelOutputs {
             ("emotional_distress".into(), role(0.3)),
         ]),
         failures: Vec::new(),
+        embedding: None,
     }
 }
 

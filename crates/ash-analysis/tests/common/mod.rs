@@ -63,6 +63,7 @@ pub fn outputs(scores: &[f64]) -> ModelOutputs {
             .map(|(i, s)| (names[i].to_owned(), role(1.0, *s, weights[i])))
             .collect::<BTreeMap<_, _>>(),
         failures: Vec::new(),
+        embedding: None,
     }
 }
 
