@@ -12,7 +12,7 @@ mod auth;
 pub mod cli;
 mod error;
 mod extract;
-pub mod feedback;
+pub mod learning;
 mod middleware;
 mod routes;
 mod state;
@@ -60,6 +60,11 @@ use crate::routes::{admin, analyze, feedback as feedback_routes, health};
         admin::reload,
         admin::config,
         admin::cache,
+        admin::corrections,
+        admin::delete_correction,
+        admin::export_corrections,
+        admin::import_corrections,
+        admin::reset_calibration,
     ),
     components(schemas(ash_response::ErrorResponse, ash_response::ErrorBody))
 )]
@@ -126,6 +131,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/admin/config", get(admin::config))
         .route("/admin/config/reload", post(admin::reload))
         .route("/admin/config/cache", get(admin::cache))
+        .route("/admin/corrections", get(admin::corrections))
+        .route("/admin/corrections/export", get(admin::export_corrections))
+        .route("/admin/corrections/import", post(admin::import_corrections))
+        .route(
+            "/admin/corrections/{id}",
+            axum::routing::delete(admin::delete_correction),
+        )
+        .route("/admin/calibration/reset", post(admin::reset_calibration))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
@@ -242,17 +255,15 @@ async fn run(
 ) -> ExitCode {
     let boot = Instant::now();
     let config = store.current();
-    let feedback = match feedback::FeedbackLog::open(
-        &config.storage.data_dir,
-        config.storage.retain_message_text,
-    ) {
-        Ok(f) => f,
+    let learning = match learning::Learning::open(&config) {
+        Ok(l) => l,
         Err(e) => {
-            tracing::error!(dir = %config.storage.data_dir.display(), error = %e, "cannot open the feedback store");
+            tracing::error!(backend = ?config.storage.backend, error = %e, "cannot open the correction store");
             return ExitCode::FAILURE;
         }
     };
-    let state = match AppState::new(Arc::clone(&store), telemetry::metrics_handle(), feedback) {
+    tracing::info!(store = %learning.describe(), corrections = learning.count(), "correction store open");
+    let state = match AppState::new(Arc::clone(&store), telemetry::metrics_handle(), learning) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             tracing::error!(error = %e, "cannot build the analysis pipeline");
@@ -263,6 +274,24 @@ async fn run(
     store.on_change(move |_old, new| {
         if let Some(state) = weak.upgrade() {
             on_config_change(&state, new, log.as_ref());
+        }
+    });
+    // Corrections made on other replicas (shared store) arrive within one sync interval.
+    let sync_state = Arc::downgrade(&state);
+    tokio::spawn(async move {
+        loop {
+            let Some(state) = sync_state.upgrade() else {
+                break;
+            };
+            let interval = Duration::from_millis(state.config().storage.sync_interval_ms);
+            let worker = Arc::clone(&state);
+            drop(state);
+            let synced =
+                tokio::task::spawn_blocking(move || worker.learning.sync(&worker.config())).await;
+            if let Ok(Err(e)) = synced {
+                tracing::warn!(error = %e, "cannot sync staff corrections");
+            }
+            tokio::time::sleep(interval).await;
         }
     });
     let _watcher = config.performance.reload.watch.then(|| {

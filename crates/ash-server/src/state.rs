@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
-use crate::feedback::FeedbackLog;
+use crate::learning::Learning;
 
 /// Where the service is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +51,14 @@ pub enum Evidence {
 }
 
 impl Evidence {
+    /// The message's embedding, when an embedding model answered.
+    pub fn embedding(&self) -> Option<&[f32]> {
+        match self {
+            Evidence::Outputs(o) => o.embedding.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Borrowed form for the analysis.
     pub fn as_model_evidence(&self) -> ModelEvidence<'_> {
         match self {
@@ -71,7 +79,7 @@ pub struct AppState {
     pub permits: Arc<Semaphore>,
     pub stats: Stats,
     pub metrics: PrometheusHandle,
-    pub feedback: FeedbackLog,
+    pub learning: Learning,
     pub rate_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// Per-process salt for message hashes in logs: repeated messages correlate within a run,
     /// but a hash cannot be reversed by guessing common messages.
@@ -93,7 +101,7 @@ impl AppState {
     pub fn new(
         store: Arc<ConfigStore>,
         metrics: PrometheusHandle,
-        feedback: FeedbackLog,
+        learning: Learning,
     ) -> Result<Self, String> {
         let config = store.current();
         let analyzer = Analyzer::new(Arc::clone(&config)).map_err(|e| e.to_string())?;
@@ -111,7 +119,7 @@ impl AppState {
             started: Instant::now(),
             stats: Stats::default(),
             metrics,
-            feedback,
+            learning,
             rate_limiter,
             log_salt: *uuid::Uuid::new_v4().as_bytes(),
             fatal: Mutex::new(None),

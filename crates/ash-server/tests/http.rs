@@ -293,8 +293,15 @@ fn feedback_needs_a_key_or_an_allowed_address_and_is_stored() {
     assert_eq!(wrong.status, 401);
     let ok = server.post_with("/analyze_false_positive", &body, &[("x-api-key", API_KEY)]);
     assert_eq!(ok.status, 200, "{}", ok.text);
-    assert_eq!(ok.json["patterns_discovered"], 0);
-    assert_eq!(ok.json["confidence_adjustments"], 0);
+    assert_eq!(
+        ok.json["patterns_discovered"], 1,
+        "stored with its embedding: {}",
+        ok.text
+    );
+    assert_eq!(
+        ok.json["confidence_adjustments"], 1,
+        "the first correction moves the calibration"
+    );
     let bad = server.post_with(
         "/analyze_false_negative",
         &json!({"message": "x", "should_detect_level": "urgent", "actually_detected": "none"}),
@@ -302,12 +309,16 @@ fn feedback_needs_a_key_or_an_allowed_address_and_is_stored() {
     );
     assert_eq!(bad.status, 422);
     assert_eq!(bad.json["error"]["field"], "should_detect_level");
-    let stored =
-        std::fs::read_to_string(server.data_dir().join("feedback.jsonl")).expect("feedback log");
-    assert_eq!(stored.lines().count(), 1);
+    let listed = server.get_with("/admin/corrections", &[("x-api-key", API_KEY)]);
+    assert_eq!(listed.json["count"], 1);
     assert!(
-        !stored.contains("just tired"),
+        listed.json["corrections"][0].get("message").is_none(),
         "text is not retained by default"
+    );
+    let stored = std::fs::read(server.data_dir().join("corrections.redb")).expect("store file");
+    assert!(
+        !String::from_utf8_lossy(&stored).contains("just tired"),
+        "text is not on disk either"
     );
 
     // Ash-Bot v3.1 sends no key: an allowed address is enough.

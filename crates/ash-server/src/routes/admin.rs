@@ -122,3 +122,122 @@ pub(crate) async fn cache(
         "stats": state.store.cache_stats(),
     })))
 }
+
+/// The stored corrections (text only when retention is on; embeddings left out).
+#[utoipa::path(get, path = "/admin/corrections", responses((status = 200), (status = 401), (status = 403)))]
+pub(crate) async fn corrections(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let config = state.config();
+    require_admin(&config, &headers)?;
+    let worker = Arc::clone(&state);
+    let list = tokio::task::spawn_blocking(move || worker.learning.list())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let items: Vec<serde_json::Value> = list
+        .into_iter()
+        .map(|c| {
+            let has_embedding = c.embedding.is_some();
+            let mut v = serde_json::to_value(crate::learning::Correction {
+                embedding: None,
+                ..c
+            })
+            .unwrap_or_default();
+            v["has_embedding"] = serde_json::Value::Bool(has_embedding);
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "store": state.learning.describe(),
+        "count": items.len(),
+        "corrections": items,
+        "calibration": state.learning.calibration(&config),
+    })))
+}
+
+/// Deletes one correction and its effect (exemplar and calibration).
+#[utoipa::path(delete, path = "/admin/corrections/{id}", params(("id" = String, Path, description = "Correction id")),
+    responses((status = 200), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn delete_correction(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let config = state.config();
+    require_admin(&config, &headers)?;
+    let worker = Arc::clone(&state);
+    let target = id.clone();
+    let removed = tokio::task::spawn_blocking(move || worker.learning.delete(&config, &target))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !removed {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(feedback_id = %id, "staff correction deleted");
+    Ok(Json(serde_json::json!({ "deleted": id })))
+}
+
+/// Every correction with its embedding, for backup or moving to another store.
+#[utoipa::path(get, path = "/admin/corrections/export", responses((status = 200), (status = 401), (status = 403)))]
+pub(crate) async fn export_corrections(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_admin(&state.config(), &headers)?;
+    let worker = Arc::clone(&state);
+    let list = tokio::task::spawn_blocking(move || worker.learning.list())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(serde_json::json!({ "corrections": list })))
+}
+
+/// `POST /admin/corrections/import` body: what export produced.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ImportRequest {
+    #[schema(value_type = Vec<Object>)]
+    corrections: Option<Vec<crate::learning::Correction>>,
+}
+
+/// Adds exported corrections (an id that exists is replaced).
+#[utoipa::path(post, path = "/admin/corrections/import", request_body = ImportRequest,
+    responses((status = 200), (status = 401), (status = 403), (status = 422)))]
+pub(crate) async fn import_corrections(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<ImportRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let config = state.config();
+    require_admin(&config, &headers)?;
+    let corrections = request.corrections.ok_or_else(|| ApiError::MissingField {
+        field: "corrections".into(),
+    })?;
+    let worker = Arc::clone(&state);
+    let n = tokio::task::spawn_blocking(move || worker.learning.import(&config, &corrections))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(serde_json::json!({ "imported": n })))
+}
+
+/// Forgets the threshold calibration (corrections stay as exemplars).
+#[utoipa::path(post, path = "/admin/calibration/reset", responses((status = 200), (status = 401), (status = 403)))]
+pub(crate) async fn reset_calibration(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let config = state.config();
+    require_admin(&config, &headers)?;
+    let worker = Arc::clone(&state);
+    let cfg = Arc::clone(&config);
+    tokio::task::spawn_blocking(move || worker.learning.reset_calibration(&cfg))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(
+        serde_json::json!({ "calibration": state.learning.calibration(&config) }),
+    ))
+}

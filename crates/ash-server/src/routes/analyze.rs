@@ -72,7 +72,12 @@ pub(crate) async fn analyze(
     let _permit = state.admit(client)?;
     let analyzer = state.analyzer.load_full();
     let evidence = state.evidence(&config, &[message.as_str()]).await?;
-    let decision = analyzer.analyze(&message, evidence[0].as_model_evidence());
+    let adjustment = state.learning.adjustment(evidence[0].embedding(), &config);
+    let decision = analyzer.analyze_adjusted(
+        &message,
+        evidence[0].as_model_evidence(),
+        adjustment.as_ref(),
+    );
     state.record(&decision);
     if config.logging.include_ids {
         tracing::debug!(request_id = %request_id.0, user_id = ?request.user_id, channel_id = ?request.channel_id, "request ids");
@@ -149,7 +154,9 @@ pub(crate) async fn analyze_batch(
         .zip(&evidence)
         .enumerate()
         .map(|(i, (text, ev))| {
-            let decision = analyzer.analyze(text, ev.as_model_evidence());
+            let adjustment = state.learning.adjustment(ev.embedding(), &config);
+            let decision =
+                analyzer.analyze_adjusted(text, ev.as_model_evidence(), adjustment.as_ref());
             state.record(&decision);
             levels.push(decision.level);
             analyze_response(

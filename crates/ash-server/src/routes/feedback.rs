@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use crate::auth::require_feedback;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::feedback::CorrectionKind;
+use crate::learning::CorrectionKind;
 use crate::routes::analyze::validate_message;
 use crate::state::AppState;
 
@@ -34,12 +34,18 @@ async fn store(
     correct: CrisisLevel,
     source: &'static str,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
-    // The write is fsync'd before acknowledging; keep it off the async threads.
-    let log_state = Arc::clone(&state);
-    let correction = tokio::task::spawn_blocking(move || {
-        log_state
-            .feedback
-            .record(kind, &message, detected, correct, source)
+    let config = state.config();
+    // The embedding makes the correction findable for similar messages; without a loaded
+    // embedding model it is still stored (and calibrates), just not as an exemplar.
+    let embedding = match state.models.load_full() {
+        Some(models) => models.infer(&message).await.embedding,
+        None => None,
+    };
+    let writer = Arc::clone(&state);
+    let (correction, effects) = tokio::task::spawn_blocking(move || {
+        writer.learning.record(
+            &config, kind, &message, detected, correct, source, embedding,
+        )
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -48,18 +54,34 @@ async fn store(
         .stats
         .feedback_received
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let kind_label = match kind {
-        CorrectionKind::FalsePositive => "false_positive",
-        CorrectionKind::FalseNegative => "false_negative",
-    };
-    metrics::counter!("ash_feedback_total", "kind" => kind_label).increment(1);
-    tracing::info!(feedback_id = %correction.id, kind = kind_label, detected = %detected, correct = %correct, source, "staff correction stored");
+    metrics::counter!("ash_feedback_total", "kind" => kind.as_str()).increment(1);
+    tracing::info!(
+        feedback_id = %correction.id,
+        kind = kind.as_str(),
+        detected = %detected,
+        correct = %correct,
+        source,
+        exemplar = effects.exemplar,
+        calibration_moved = effects.calibration_moved,
+        "staff correction stored"
+    );
+    let mut what = Vec::new();
+    if effects.exemplar {
+        what.push("similar messages now follow it");
+    }
+    if effects.calibration_moved {
+        what.push("thresholds were calibrated");
+    }
     Ok(Json(FeedbackResponse {
         status: "recorded".into(),
         feedback_id: correction.id,
-        patterns_discovered: 0,
-        confidence_adjustments: 0,
-        message: "Correction stored durably; it does not change analyses yet.".into(),
+        patterns_discovered: u32::from(effects.exemplar),
+        confidence_adjustments: u32::from(effects.calibration_moved),
+        message: if what.is_empty() {
+            "Correction stored durably; it changes nothing yet (no embedding model, calibration limit reached).".into()
+        } else {
+            format!("Correction stored durably; {}.", what.join(" and "))
+        },
     }))
 }
 

@@ -87,7 +87,7 @@ pub(crate) async fn stats(State(state): State<Arc<AppState>>) -> Json<StatsRespo
         model_version,
         degraded_analyses: s.degraded_analyses.load(Ordering::Relaxed),
         levels: state.level_counts(),
-        feedback_received: state.feedback.count(),
+        feedback_received: state.learning.count(),
     })
 }
 

@@ -1,0 +1,329 @@
+//! Where staff corrections are kept: an embedded database for one node (redb), or Redis shared by
+//! every replica. Both are durable before `put` returns.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ash_config::CrisisLevel;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// A correction's direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionKind {
+    /// Flagged higher than it should have been.
+    FalsePositive,
+    /// Flagged lower than it should have been.
+    FalseNegative,
+}
+
+impl CorrectionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrectionKind::FalsePositive => "false_positive",
+            CorrectionKind::FalseNegative => "false_negative",
+        }
+    }
+}
+
+/// One stored correction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Correction {
+    pub id: String,
+    pub kind: CorrectionKind,
+    pub detected_level: CrisisLevel,
+    pub correct_level: CrisisLevel,
+    /// Unix seconds.
+    pub received_at: u64,
+    /// `api_key`, `allowed_ip` or `import`.
+    pub source: String,
+    /// Keyed hash of the normalised text (for repeats), never reversible by guessing.
+    pub message_hash: String,
+    pub message_chars: usize,
+    /// Only when `storage.retain_message_text` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The message's embedding from the default embedding model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// A storage failure (logged; the API answers 500 without details).
+#[derive(Debug, thiserror::Error)]
+#[error("correction store: {0}")]
+pub struct StoreError(pub String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// The operations the learning layer needs from a store.
+pub trait CorrectionStore: Send + Sync {
+    /// Stores (or replaces) a correction; durable when this returns.
+    fn put(&self, correction: &Correction) -> Result<(), StoreError>;
+    /// Removes a correction; `false` when there was none.
+    fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Every correction.
+    fn all(&self) -> Result<Vec<Correction>, StoreError>;
+    /// A named value (calibration reset time, hash key).
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Stores `value` under `key` unless one is there; returns the stored value (so that
+    /// replicas starting together agree).
+    fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
+    /// Changes whenever the stored data changes, here or on another replica.
+    fn version(&self) -> Result<u64, StoreError>;
+    /// For logs and the admin API.
+    fn describe(&self) -> String;
+}
+
+const CORRECTIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("corrections");
+const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
+
+/// One node: a redb file in the data directory. Each write is its own fsync'd transaction.
+pub struct EmbeddedStore {
+    db: redb::Database,
+    path: String,
+    version: AtomicU64,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl EmbeddedStore {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let path = dir.join("corrections.redb");
+        let db = redb::Database::create(&path).map_err(err)?;
+        // Create the tables so that reads work on a fresh file.
+        let txn = db.begin_write().map_err(err)?;
+        txn.open_table(CORRECTIONS).map_err(err)?;
+        txn.open_table(META).map_err(err)?;
+        txn.commit().map_err(err)?;
+        Ok(Self {
+            db,
+            path: path.display().to_string(),
+            version: AtomicU64::new(0),
+        })
+    }
+}
+
+impl CorrectionStore for EmbeddedStore {
+    fn put(&self, c: &Correction) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(c).map_err(err)?;
+        let txn = self.db.begin_write().map_err(err)?;
+        txn.open_table(CORRECTIONS)
+            .map_err(err)?
+            .insert(c.id.as_str(), bytes.as_slice())
+            .map_err(err)?;
+        txn.commit().map_err(err)?;
+        self.version.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let removed = txn
+            .open_table(CORRECTIONS)
+            .map_err(err)?
+            .remove(id)
+            .map_err(err)?
+            .is_some();
+        txn.commit().map_err(err)?;
+        self.version.fetch_add(1, Ordering::SeqCst);
+        Ok(removed)
+    }
+
+    fn all(&self) -> Result<Vec<Correction>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(CORRECTIONS).map_err(err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(err)? {
+            let (_, value) = entry.map_err(err)?;
+            out.push(serde_json::from_slice(value.value()).map_err(err)?);
+        }
+        Ok(out)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(META).map_err(err)?;
+        Ok(table.get(key).map_err(err)?.map(|v| v.value().to_owned()))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        txn.open_table(META)
+            .map_err(err)?
+            .insert(key, value)
+            .map_err(err)?;
+        txn.commit().map_err(err)?;
+        self.version.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let stored = {
+            let mut table = txn.open_table(META).map_err(err)?;
+            let existing = table.get(key).map_err(err)?.map(|v| v.value().to_owned());
+            match existing {
+                Some(v) => v,
+                None => {
+                    table.insert(key, value).map_err(err)?;
+                    value.to_owned()
+                }
+            }
+        };
+        txn.commit().map_err(err)?;
+        Ok(stored)
+    }
+
+    fn version(&self) -> Result<u64, StoreError> {
+        Ok(self.version.load(Ordering::SeqCst))
+    }
+
+    fn describe(&self) -> String {
+        format!("embedded ({})", self.path)
+    }
+}
+
+/// Several replicas: one Redis. Corrections in a hash, a version counter bumped on every change
+/// (replicas poll it), meta values in plain keys.
+pub struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl RedisStore {
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(url).map_err(|_| StoreError("invalid Redis URL".into()))?;
+        let store = Self {
+            client,
+            prefix: "ash-nlp".into(),
+        };
+        // Fail at start-up, not at the first correction.
+        store.conn()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> Result<redis::Connection, StoreError> {
+        self.client
+            .get_connection_with_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| StoreError(format!("cannot reach Redis: {}", e.kind_str())))
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.prefix)
+    }
+}
+
+trait KindStr {
+    fn kind_str(&self) -> String;
+}
+
+impl KindStr for redis::RedisError {
+    /// The error without the URL (which may hold a password).
+    fn kind_str(&self) -> String {
+        format!("{:?}", self.kind())
+    }
+}
+
+impl CorrectionStore for RedisStore {
+    fn put(&self, c: &Correction) -> Result<(), StoreError> {
+        let json = serde_json::to_string(c).map_err(err)?;
+        let mut con = self.conn()?;
+        redis::pipe()
+            .atomic()
+            .hset(self.key("corrections"), &c.id, json)
+            .incr(self.key("version"), 1)
+            .query::<()>(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))?;
+        // Acknowledged only once Redis has it; with appendfsync configured, it is on disk too.
+        Ok(())
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut con = self.conn()?;
+        let (removed, _): (u64, u64) = redis::pipe()
+            .atomic()
+            .hdel(self.key("corrections"), id)
+            .incr(self.key("version"), 1)
+            .query(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))?;
+        Ok(removed > 0)
+    }
+
+    fn all(&self) -> Result<Vec<Correction>, StoreError> {
+        let mut con = self.conn()?;
+        let values: Vec<String> = redis::cmd("HVALS")
+            .arg(self.key("corrections"))
+            .query(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))?;
+        values
+            .iter()
+            .map(|v| serde_json::from_str(v).map_err(err))
+            .collect()
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut con = self.conn()?;
+        redis::cmd("GET")
+            .arg(self.key(key))
+            .query(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let mut con = self.conn()?;
+        redis::pipe()
+            .atomic()
+            .set(self.key(key), value)
+            .incr(self.key("version"), 1)
+            .query::<()>(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))
+    }
+
+    fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let mut con = self.conn()?;
+        let _: Option<String> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .query(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))?;
+        let stored: Option<String> = redis::cmd("GET")
+            .arg(self.key(key))
+            .query(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))?;
+        stored.ok_or_else(|| StoreError("meta value vanished".into()))
+    }
+
+    fn version(&self) -> Result<u64, StoreError> {
+        let mut con = self.conn()?;
+        let v: Option<u64> = redis::cmd("GET")
+            .arg(self.key("version"))
+            .query(&mut con)
+            .map_err(|e| StoreError(e.kind_str()))?;
+        Ok(v.unwrap_or(0))
+    }
+
+    fn describe(&self) -> String {
+        format!("redis (prefix {})", self.prefix)
+    }
+}
