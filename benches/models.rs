@@ -7,8 +7,6 @@ use std::path::PathBuf;
 use ash_config::{ConfigLoader, Environment};
 use ash_models::{ModelCoordinator, runtime};
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
-use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 use tokenizers::Tokenizer;
 
@@ -33,17 +31,12 @@ fn bench(c: &mut Criterion) {
     );
 
     let definition = &config.models.models["minilm"];
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut session = Session::builder(runtime::environment().expect("runtime"))
-        .and_then(|b| {
-            b.with_optimization_level(GraphOptimizationLevel::All)
-                .map_err(Into::into)
-        })
-        .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
-        .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
-        .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
-        .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
-        .expect("bare session");
+    let mut session = ash_models::onnx::session_builder(
+        runtime::environment().expect("runtime"),
+        &config.models.runtime,
+    )
+    .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
+    .expect("bare session");
     let mut tokenizer =
         Tokenizer::from_file(config.models.resolve(&definition.tokenizer)).expect("tokenizer");
     tokenizer.with_padding(None);

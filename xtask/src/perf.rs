@@ -16,7 +16,6 @@ use ash_config::{ConfigLoader, Environment, LabelsConfig};
 use ash_models::runtime;
 use indicatif::{ProgressBar, ProgressStyle};
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -171,18 +170,13 @@ fn bare_session(root: &Path) -> Result<(Session, Vec<Vec<i64>>)> {
         .values()
         .next()
         .context("no model configured")?;
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    // The same session options as the service's (see ash-models' onnx.rs).
-    let session = Session::builder(runtime::environment().context("runtime")?)
-        .and_then(|b| {
-            b.with_optimization_level(GraphOptimizationLevel::All)
-                .map_err(Into::into)
-        })
-        .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
-        .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
-        .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
-        .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
-        .map_err(|e| anyhow::anyhow!("bare session: {e}"))?;
+    // The same session options as the service's.
+    let session = ash_models::onnx::session_builder(
+        runtime::environment().context("runtime")?,
+        &config.models.runtime,
+    )
+    .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
+    .map_err(|e| anyhow::anyhow!("bare session: {e}"))?;
     let mut tokenizer =
         tokenizers::Tokenizer::from_file(config.models.resolve(&definition.tokenizer))
             .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;

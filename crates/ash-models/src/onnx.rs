@@ -94,23 +94,8 @@ impl OnnxModel {
                 )));
             }
         }
-        let threads = match models.runtime.intra_threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            n => n,
-        };
-        let builder = Session::builder(environment)
-            .and_then(|b| {
-                b.with_optimization_level(GraphOptimizationLevel::All)
-                    .map_err(Into::into)
-            })
-            .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
-            // Shapes change with every batch (dynamic padding), so memory-pattern planning would
-            // only be thrown away.
-            .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
-            // Idle intra-op threads sleep instead of spinning: on a small machine spinning steals
-            // the cores the HTTP and tokenizer work needs between runs.
-            .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
-            .map_err(|e: ort::Error| fail(format!("cannot configure session: {e}")))?;
+        let builder = session_builder(environment, &models.runtime)
+            .map_err(|e| fail(format!("cannot configure session: {e}")))?;
         let mut builder =
             with_execution_provider(builder, models.runtime.execution_provider).map_err(&fail)?;
         let session = builder
@@ -265,6 +250,30 @@ impl OnnxModel {
             .fetch_add(batch as u64, Ordering::Relaxed);
         Ok(rows)
     }
+}
+
+/// A session builder with the service's options. Benchmarks and `perf-validate` build their bare
+/// sessions with it too, so that "bare `session.run`" means the same session settings.
+pub fn session_builder(
+    environment: &ort::environment::Environment,
+    runtime: &ash_config::RuntimeConfig,
+) -> Result<ort::session::builder::SessionBuilder, ort::Error> {
+    let threads = match runtime.intra_threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    Session::builder(environment)
+        .and_then(|b| {
+            b.with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(Into::into)
+        })
+        .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
+        // Shapes change with every batch (dynamic padding), so memory-pattern planning would
+        // only be thrown away.
+        .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
+        // Idle intra-op threads sleep instead of spinning: on a small machine spinning steals
+        // the cores the HTTP and tokenizer work needs between runs.
+        .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
 }
 
 fn with_execution_provider(

@@ -158,6 +158,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Runs blocking work (fsync, label re-embedding, store access) off the async threads; a failure
+/// of the work itself is an internal error whose detail goes to the log only.
+pub(crate) async fn off_thread<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 /// The error code, carried to the request log line.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ErrorCode(pub &'static str);

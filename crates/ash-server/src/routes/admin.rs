@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::require_admin;
-use crate::error::ApiError;
+use crate::error::{ApiError, off_thread};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -132,10 +132,7 @@ pub(crate) async fn corrections(
     let config = state.config();
     require_admin(&config, &headers)?;
     let worker = Arc::clone(&state);
-    let list = tokio::task::spawn_blocking(move || worker.learning.list())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let list = off_thread(move || worker.learning.list()).await?;
     let items: Vec<serde_json::Value> = list
         .into_iter()
         .map(|c| {
@@ -169,10 +166,7 @@ pub(crate) async fn delete_correction(
     require_admin(&config, &headers)?;
     let worker = Arc::clone(&state);
     let target = id.clone();
-    let removed = tokio::task::spawn_blocking(move || worker.learning.delete(&config, &target))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let removed = off_thread(move || worker.learning.delete(&config, &target)).await?;
     if !removed {
         return Err(ApiError::NotFound);
     }
@@ -188,10 +182,7 @@ pub(crate) async fn export_corrections(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_admin(&state.config(), &headers)?;
     let worker = Arc::clone(&state);
-    let list = tokio::task::spawn_blocking(move || worker.learning.list())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let list = off_thread(move || worker.learning.list()).await?;
     Ok(Json(serde_json::json!({ "corrections": list })))
 }
 
@@ -216,10 +207,7 @@ pub(crate) async fn import_corrections(
         field: "corrections".into(),
     })?;
     let worker = Arc::clone(&state);
-    let n = tokio::task::spawn_blocking(move || worker.learning.import(&config, &corrections))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let n = off_thread(move || worker.learning.import(&config, &corrections)).await?;
     Ok(Json(serde_json::json!({ "imported": n })))
 }
 
@@ -233,10 +221,7 @@ pub(crate) async fn reset_calibration(
     require_admin(&config, &headers)?;
     let worker = Arc::clone(&state);
     let cfg = Arc::clone(&config);
-    tokio::task::spawn_blocking(move || worker.learning.reset_calibration(&cfg))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    off_thread(move || worker.learning.reset_calibration(&cfg)).await?;
     Ok(Json(
         serde_json::json!({ "calibration": state.learning.calibration(&config) }),
     ))

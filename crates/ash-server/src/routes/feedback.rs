@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 
 use crate::auth::require_feedback;
-use crate::error::ApiError;
+use crate::error::{ApiError, off_thread};
 use crate::extract::ApiJson;
 use crate::learning::CorrectionKind;
 use crate::routes::analyze::validate_message;
@@ -42,14 +42,12 @@ async fn store(
         None => None,
     };
     let writer = Arc::clone(&state);
-    let (correction, effects) = tokio::task::spawn_blocking(move || {
+    let (correction, effects) = off_thread(move || {
         writer.learning.record(
             &config, kind, &message, detected, correct, source, embedding,
         )
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(format!("cannot store feedback: {e}")))?;
+    .await?;
     state
         .stats
         .feedback_received
