@@ -238,8 +238,11 @@ pub struct HealthResponse {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct StatsResponse {
     pub model_loaded: bool,
+    /// Analysis requests (`/analyze`, `/analyze/batch`; a batch counts once).
     pub total_requests: u64,
+    /// Messages analysed (a batch of 10 counts 10).
     pub successful_analyses: u64,
+    /// Analysis requests answered with an error.
     pub failed_analyses: u64,
     pub uptime_seconds: f64,
     pub model_version: String,

@@ -66,7 +66,8 @@ pub(crate) async fn observe(
     req.extensions_mut()
         .insert(BodyLimit(config.server.max_body_bytes));
     let deadline = Duration::from_millis(config.server.request_timeout_ms);
-    let analysis = endpoint.starts_with("/analyze");
+    // `/analyze` and `/analyze/batch` (not the feedback endpoints, which share the prefix).
+    let analysis = endpoint == "/analyze" || endpoint == "/analyze/batch";
     let mut response = match tokio::time::timeout(deadline, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable {
@@ -77,15 +78,18 @@ pub(crate) async fn observe(
         .into_response(),
     };
     let status = response.status();
-    if analysis
-        && (status.is_client_error() || status.is_server_error())
-        && endpoint != "/analyze_false_positive"
-        && endpoint != "/analyze_false_negative"
-    {
+    if analysis {
+        // Every analysis request counts, also those refused before their body was read.
         state
             .stats
-            .failed_analyses
+            .total_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if status.is_client_error() || status.is_server_error() {
+            state
+                .stats
+                .failed_analyses
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);

@@ -63,10 +63,6 @@ pub(crate) async fn analyze(
     ApiJson(request): ApiJson<AnalyzeRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    state
-        .stats
-        .total_requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let config = state.config();
     let message = validate_message(request.message, "message", config.server.max_message_chars)?;
     let _permit = state.admit(client)?;
@@ -128,10 +124,6 @@ pub(crate) async fn analyze_batch(
             limit,
         });
     }
-    state
-        .stats
-        .total_requests
-        .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let messages = items
         .into_iter()
         .enumerate()
