@@ -92,6 +92,22 @@ pub fn normalize(original: &str) -> Normalized {
     Normalized { text, key }
 }
 
+/// Two-word forms that mean the same as a contraction; the contraction is the key form.
+const CONTRACTIONS: &[(&str, &str)] = &[
+    (" can not ", " cant "),
+    (" cannot ", " cant "),
+    (" do not ", " dont "),
+    (" does not ", " doesnt "),
+    (" did not ", " didnt "),
+    (" will not ", " wont "),
+    (" would not ", " wouldnt "),
+    (" is not ", " isnt "),
+    (" are not ", " arent "),
+    (" i am ", " im "),
+    (" i have ", " ive "),
+    (" i will ", " ill "),
+];
+
 /// The key form of already-normalised text (also applied to pattern phrases).
 pub fn key_form(text: &str) -> String {
     // Apostrophes vanish, other punctuation separates words.
@@ -116,6 +132,12 @@ pub fn key_form(text: &str) -> String {
             .map_or(word.as_str(), |(_, e)| *e);
         key.push_str(expanded);
         key.push(' ');
+    }
+    for (long, short) in CONTRACTIONS {
+        // Repeated so that overlapping forms ("i am not" then "am not") all fold.
+        while key.contains(long) {
+            key = key.replace(long, short);
+        }
     }
     key
 }
@@ -176,6 +198,19 @@ mod tests {
         );
         assert_eq!(normalize("feel too good").key, " feel too good ");
         assert_eq!(normalize("1000 pills").key, " 1000 pills ");
+    }
+
+    #[test]
+    fn spelled_out_negations_meet_their_contractions() {
+        assert_eq!(
+            normalize("I cannot do this anymore").key,
+            normalize("I can't do this anymore").key
+        );
+        assert_eq!(
+            normalize("I do not want to live").key,
+            " i dont want to live "
+        );
+        assert_eq!(normalize("I am done").key, " im done ");
     }
 
     #[test]
