@@ -7,11 +7,32 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use ash_config::Config;
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Proof that the caller presented the admin key: take it as a handler argument and the handler
+/// only runs for admins.
+#[derive(Debug)]
+pub(crate) struct Admin;
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        require_admin(&state.config(), &parts.headers).map(|()| Admin)
+    }
+}
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -35,7 +56,7 @@ fn key_matches(config: &Config, headers: &HeaderMap) -> Option<bool> {
 }
 
 /// Admin endpoints: a configured key, presented correctly.
-pub(crate) fn require_admin(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
+fn require_admin(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
     if config.server.security.api_key.is_none() {
         return Err(ApiError::Forbidden(
             "admin endpoints are disabled: set NLP_SECURITY_API_KEY to enable them",

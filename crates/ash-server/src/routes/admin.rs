@@ -4,11 +4,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::require_admin;
+use crate::auth::Admin;
 use crate::error::{ApiError, off_thread};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -17,10 +16,9 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/admin/label-sets", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn label_sets(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let config = state.config();
-    require_admin(&config, &headers)?;
     let active = state.models.load_full().map(|m| m.label_set());
     let sets: Vec<serde_json::Value> = config
         .labels
@@ -47,11 +45,10 @@ pub(crate) struct SwitchRequest {
     responses((status = 200), (status = 401), (status = 403), (status = 404), (status = 409), (status = 503)))]
 pub(crate) async fn switch_label_set(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
     ApiJson(request): ApiJson<SwitchRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let config = state.config();
-    require_admin(&config, &headers)?;
     let set = request.label_set.ok_or_else(|| ApiError::MissingField {
         field: "label_set".into(),
     })?;
@@ -78,9 +75,8 @@ pub(crate) async fn switch_label_set(
 #[utoipa::path(post, path = "/admin/config/reload", responses((status = 200), (status = 401), (status = 403), (status = 409)))]
 pub(crate) async fn reload(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&state.config(), &headers)?;
     let store = Arc::clone(&state.store);
     let outcome = tokio::task::spawn_blocking(move || store.reload())
         .await
@@ -99,10 +95,9 @@ pub(crate) async fn reload(
 #[utoipa::path(get, path = "/admin/config", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn config(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let config = state.config();
-    require_admin(&config, &headers)?;
     Ok(Json(serde_json::json!({
         "config": config.to_redacted_json(),
         "reload": state.store.status(),
@@ -114,9 +109,8 @@ pub(crate) async fn config(
 #[utoipa::path(get, path = "/admin/config/cache", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn cache(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&state.config(), &headers)?;
     Ok(Json(serde_json::json!({
         "enabled": state.store.cache_stats().is_some(),
         "stats": state.store.cache_stats(),
@@ -127,10 +121,9 @@ pub(crate) async fn cache(
 #[utoipa::path(get, path = "/admin/corrections", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn corrections(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let config = state.config();
-    require_admin(&config, &headers)?;
     let worker = Arc::clone(&state);
     let list = off_thread(move || worker.learning.list()).await?;
     let items: Vec<serde_json::Value> = list
@@ -159,11 +152,10 @@ pub(crate) async fn corrections(
     responses((status = 200), (status = 401), (status = 403), (status = 404)))]
 pub(crate) async fn delete_correction(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let config = state.config();
-    require_admin(&config, &headers)?;
     let worker = Arc::clone(&state);
     let target = id.clone();
     let removed = off_thread(move || worker.learning.delete(&config, &target)).await?;
@@ -178,9 +170,8 @@ pub(crate) async fn delete_correction(
 #[utoipa::path(get, path = "/admin/corrections/export", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn export_corrections(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&state.config(), &headers)?;
     let worker = Arc::clone(&state);
     let list = off_thread(move || worker.learning.list()).await?;
     Ok(Json(serde_json::json!({ "corrections": list })))
@@ -198,11 +189,10 @@ pub(crate) struct ImportRequest {
     responses((status = 200), (status = 401), (status = 403), (status = 422)))]
 pub(crate) async fn import_corrections(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
     ApiJson(request): ApiJson<ImportRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let config = state.config();
-    require_admin(&config, &headers)?;
     let corrections = request.corrections.ok_or_else(|| ApiError::MissingField {
         field: "corrections".into(),
     })?;
@@ -215,10 +205,9 @@ pub(crate) async fn import_corrections(
 #[utoipa::path(post, path = "/admin/calibration/reset", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn reset_calibration(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let config = state.config();
-    require_admin(&config, &headers)?;
     let worker = Arc::clone(&state);
     let cfg = Arc::clone(&config);
     off_thread(move || worker.learning.reset_calibration(&cfg)).await?;
