@@ -17,13 +17,11 @@ pub(crate) fn run_in_process(
     config_dir: &Path,
     phrases: &[Phrase],
 ) -> Result<Vec<Outcome>> {
-    let mut env = Environment::from_process();
-    if std::env::var_os("NLP_MODEL_CACHE_DIR").is_none() {
-        env = Environment::from_pairs(std::env::vars().chain([(
-            "NLP_MODEL_CACHE_DIR".to_owned(),
-            crate::setup::cache_dir(root).display().to_string(),
-        )]));
-    }
+    // `cache_dir` already honours NLP_MODEL_CACHE_DIR; this only makes the default absolute.
+    let env = Environment::from_process().with_var(
+        "NLP_MODEL_CACHE_DIR",
+        crate::setup::cache_dir(root).display().to_string(),
+    );
     let config = Arc::new(ConfigLoader::new(config_dir, env)?.load()?);
     let coordinator = ModelCoordinator::start(&config);
     let status = coordinator.status();

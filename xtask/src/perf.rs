@@ -275,7 +275,6 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     for row in &ids {
         run_bare(&mut session, &[row])?;
     }
-    let _ = seq_n;
     let t = Instant::now();
     let mut batched = 0usize;
     while t.elapsed() < Duration::from_secs(load_s) {

@@ -232,11 +232,6 @@ impl ConfigCache {
         }
     }
 
-    /// Drops every entry (the next lookups re-read their files).
-    pub fn clear(&self) {
-        self.entries.clear();
-    }
-
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
         CacheStats {

@@ -54,6 +54,12 @@ impl Environment {
         Ok(Self::from_pairs(parse_dotenv(&text)))
     }
 
+    /// The same environment with `name` set to `value` (tools that point at their own paths).
+    pub fn with_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
     /// The value of `name`, or `None` when it is unset or empty.
     ///
     /// An empty value counts as unset: `NLP_X=` in a `.env` file is how people "comment out" a

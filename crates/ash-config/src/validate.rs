@@ -25,11 +25,6 @@ impl Validator {
         self.path.pop();
     }
 
-    /// Validates a nested section under `key`.
-    pub fn section(&mut self, key: &str, section: &impl Validate) {
-        self.at(key, |v| section.validate(v));
-    }
-
     /// The dotted path of `key` under the current position.
     pub fn key(&self, key: &str) -> String {
         let mut parts = self.path.clone();

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -39,7 +39,6 @@ pub struct Stats {
     pub failed_analyses: AtomicU64,
     pub degraded_analyses: AtomicU64,
     pub levels: [AtomicU64; 5],
-    pub feedback_received: AtomicU64,
 }
 
 /// What the models said about one message (owned, so it can cross an await).
@@ -84,8 +83,6 @@ pub struct AppState {
     /// Per-process salt for message hashes in logs: repeated messages correlate within a run,
     /// but a hash cannot be reversed by guessing common messages.
     log_salt: [u8; 16],
-    /// Set when model loading failed and the service must stop.
-    pub fatal: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -122,7 +119,6 @@ impl AppState {
             learning,
             rate_limiter,
             log_salt: *uuid::Uuid::new_v4().as_bytes(),
-            fatal: Mutex::new(None),
             store,
         })
     }

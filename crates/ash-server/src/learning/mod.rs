@@ -78,20 +78,6 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        dot += f64::from(*x) * f64::from(*y);
-        na += f64::from(*x) * f64::from(*x);
-        nb += f64::from(*y) * f64::from(*y);
-    }
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na.sqrt() * nb.sqrt())
-    }
-}
-
 /// Replays corrections after `reset_at` into a threshold offset.
 fn calibrate(
     corrections: &[Correction],
@@ -184,9 +170,11 @@ impl Learning {
         let exemplars = all
             .iter()
             .filter_map(|c| {
-                c.embedding
-                    .clone()
-                    .map(|e| (c.id.clone(), e, c.correct_level))
+                c.embedding.clone().map(|mut e| {
+                    // Unit length (imports may carry any vector), so a dot product is the cosine.
+                    ash_models::scoring::normalize(&mut e);
+                    (c.id.clone(), e, c.correct_level)
+                })
             })
             .collect();
         self.memory.store(Arc::new(Memory {
@@ -268,7 +256,8 @@ impl Learning {
         Ok((correction, effects))
     }
 
-    /// What corrections say about a message with this embedding.
+    /// What corrections say about a message with this embedding (unit length, as the embedding
+    /// models produce it).
     pub fn adjustment(
         &self,
         embedding: Option<&[f32]>,
@@ -285,7 +274,7 @@ impl Learning {
             memory
                 .exemplars
                 .iter()
-                .map(|(id, v, level)| (id, cosine(e, v), *level))
+                .map(|(id, v, level)| (id, f64::from(ash_models::scoring::dot(e, v)), *level))
                 .filter(|(_, sim, _)| *sim >= learning.similarity_threshold)
                 .max_by(|a, b| a.1.total_cmp(&b.1))
         });

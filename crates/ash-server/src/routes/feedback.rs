@@ -48,10 +48,6 @@ async fn store(
         )
     })
     .await?;
-    state
-        .stats
-        .feedback_received
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     metrics::counter!("ash_feedback_total", "kind" => kind.as_str()).increment(1);
     tracing::info!(
         feedback_id = %correction.id,
