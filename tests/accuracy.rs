@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use ash_analysis::eval::{Outcome, categories, read_dataset};
+use ash_analysis::corpus::{Split, read_corpus};
+use ash_analysis::eval::{Outcome, Phrase, categories, read_dataset};
 use ash_analysis::{Analyzer, ModelEvidence};
 use ash_config::CrisisLevel;
 use ash_models::{ModelCoordinator, ModelsState};
@@ -74,3 +75,85 @@ fn the_shipped_sample_meets_its_accuracy_floors() {
         );
     }
 }
+
+/// Runs `phrases` through the shipped models and analysis (the risk head included).
+fn outcomes_of(phrases: &[Phrase]) -> Vec<Outcome> {
+    let config = Arc::new(shipped_config());
+    let coordinator = ModelCoordinator::start(&config);
+    assert_eq!(
+        coordinator.status().state,
+        ModelsState::Ready,
+        "run `cargo xtask setup` first"
+    );
+    let analyzer = Analyzer::new(Arc::clone(&config)).expect("analyzer");
+    let mut outcomes = Vec::with_capacity(phrases.len());
+    for chunk in phrases.chunks(32) {
+        let texts: Vec<&str> = chunk.iter().map(|p| p.message.as_str()).collect();
+        for (phrase, out) in chunk.iter().zip(coordinator.infer_batch_blocking(&texts)) {
+            let d = analyzer.analyze(&phrase.message, ModelEvidence::Outputs(&out));
+            assert!(d.degraded.is_none(), "{:?}", d.degraded);
+            assert!(d.head.is_some(), "the shipped risk head did not run");
+            outcomes.push(Outcome {
+                phrase: phrase.clone(),
+                level: d.level,
+                score: d.crisis_score,
+                degraded: false,
+                roles: Default::default(),
+                pattern_score: d.pattern_score,
+            });
+        }
+    }
+    outcomes
+}
+
+/// The held-out test split of the corpus (never used to design or tune anything). The floors sit
+/// a little under the figures measured when the head was trained (docs/analysis.md), so a
+/// regression in the head, the patterns or the decision fails the build.
+#[test]
+fn the_corpus_test_split_meets_its_floors() {
+    let corpus = read_corpus(&repo_root().join("data/corpus")).expect("corpus");
+    let phrases: Vec<Phrase> = corpus
+        .messages
+        .iter()
+        .filter(|m| m.split() == Split::Test)
+        .map(|m| m.to_phrase())
+        .collect();
+    let outcomes = outcomes_of(&phrases);
+    let share = |keep: &dyn Fn(&Outcome) -> bool, ok: &dyn Fn(&Outcome) -> bool| {
+        let kept: Vec<&Outcome> = outcomes.iter().filter(|o| keep(o)).collect();
+        kept.iter().filter(|o| ok(o)).count() as f64 / kept.len().max(1) as f64
+    };
+    let crisis = |o: &Outcome| o.phrase.expected.iter().all(|l| *l >= CrisisLevel::High);
+    let overall = share(&|_| true, &Outcome::correct);
+    let recall = share(&crisis, &|o| o.level >= CrisisLevel::High);
+    let none = share(
+        &|o| o.phrase.expected == [CrisisLevel::None],
+        &Outcome::correct,
+    );
+    let as_none = outcomes
+        .iter()
+        .filter(|o| crisis(o) && o.level == CrisisLevel::None)
+        .count();
+    let figures = format!(
+        "overall {overall:.3}, high/critical recall {recall:.3}, none {none:.3}, crisis answered none {as_none}"
+    );
+    assert!(overall >= TEST_SPLIT_FLOORS.overall, "{figures}");
+    assert!(recall >= TEST_SPLIT_FLOORS.crisis_recall, "{figures}");
+    assert!(none >= TEST_SPLIT_FLOORS.none, "{figures}");
+    assert!(as_none <= TEST_SPLIT_FLOORS.crisis_as_none, "{figures}");
+}
+
+struct Floors {
+    overall: f64,
+    crisis_recall: f64,
+    none: f64,
+    crisis_as_none: usize,
+}
+
+/// Measured at training: overall 75.4%, high/critical recall 80.0%, 4 crises answered none.
+const TEST_SPLIT_FLOORS: Floors = Floors {
+    overall: 0.73,
+    crisis_recall: 0.78,
+    none: 0.70,
+    crisis_as_none: 6,
+};

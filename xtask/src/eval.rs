@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use ash_analysis::corpus::{Split, read_corpus};
 use ash_analysis::eval::{CategoryReport, Outcome, Phrase, categories, read_dataset};
 use ash_analysis::{Analyzer, ModelEvidence};
 use ash_config::{ConfigLoader, CrisisLevel, Environment};
@@ -90,7 +91,7 @@ pub(crate) fn run_against(url: &str, phrases: &[Phrase]) -> Result<Vec<Outcome>>
     Ok(outcomes)
 }
 
-fn print_report(outcomes: &[Outcome], cats: &[CategoryReport]) {
+fn print_report(outcomes: &[Outcome], cats: &[CategoryReport], show_misses: bool) {
     let levels = ["none", "low", "medium", "high", "critical"];
     println!(
         "\n{:<20} {:<12} {:>5} {:>8}   predicted none/low/medium/high/critical",
@@ -122,6 +123,28 @@ fn print_report(outcomes: &[Outcome], cats: &[CategoryReport]) {
     if degraded > 0 {
         println!("WARNING: {degraded} answers were degraded");
     }
+    let crisis: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.phrase.expected.iter().any(|l| *l >= CrisisLevel::High))
+        .collect();
+    if !crisis.is_empty() {
+        let caught = crisis
+            .iter()
+            .filter(|o| o.level >= CrisisLevel::High)
+            .count();
+        let as_none = crisis
+            .iter()
+            .filter(|o| o.level == CrisisLevel::None)
+            .count();
+        println!(
+            "high/critical recall: {:.1}% ({caught}/{}), answered none: {as_none}",
+            caught as f64 * 100.0 / crisis.len() as f64,
+            crisis.len()
+        );
+    }
+    if !show_misses {
+        return;
+    }
     let mut misses: Vec<&Outcome> = outcomes.iter().filter(|o| !o.correct()).collect();
     misses.sort_by(|a, b| {
         b.distance()
@@ -146,23 +169,50 @@ fn print_report(outcomes: &[Outcome], cats: &[CategoryReport]) {
     }
 }
 
+/// Phrases of `dataset`: a phrase-file folder, or a corpus folder (`*.jsonl`) restricted to
+/// `split` (`all` for every split).
+pub(crate) fn load_phrases(dataset: &Path, split: &str) -> Result<Vec<Phrase>> {
+    let is_corpus = std::fs::read_dir(dataset)
+        .with_context(|| format!("cannot read {}", dataset.display()))?
+        .filter_map(|e| e.ok())
+        .any(|e| e.path().extension().is_some_and(|x| x == "jsonl"));
+    if !is_corpus {
+        return Ok(read_dataset(dataset)?);
+    }
+    let wanted =
+        match split {
+            "all" => None,
+            other => Some(Split::parse(other).with_context(|| {
+                format!("--split {other:?}: use train, validation, test or all")
+            })?),
+        };
+    Ok(read_corpus(dataset)?
+        .messages
+        .iter()
+        .filter(|m| wanted.is_none_or(|s| m.split() == s))
+        .map(|m| m.to_phrase())
+        .collect())
+}
+
 /// The whole task.
 pub(crate) fn run(
     root: &Path,
     dataset: &Path,
+    split: &str,
     url: Option<&str>,
     config: &Path,
     compare: Option<&Path>,
     json: &Path,
 ) -> Result<()> {
-    let phrases = read_dataset(dataset)?;
+    let phrases = load_phrases(dataset, split)?;
     eprintln!("eval: {} phrases from {}", phrases.len(), dataset.display());
     let outcomes = match url {
         Some(url) => run_against(url, &phrases)?,
         None => run_in_process(root, config, &phrases)?,
     };
     let cats = categories(&outcomes);
-    print_report(&outcomes, &cats);
+    // The test split stays unread while designing: its figures are shown, its messages are not.
+    print_report(&outcomes, &cats, split != "test");
     let mut report =
         serde_json::json!({ "dataset": dataset, "categories": cats, "outcomes": outcomes });
     if let Some(other) = compare {

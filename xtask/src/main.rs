@@ -49,11 +49,22 @@ enum Task {
         #[arg(long)]
         quick: bool,
     },
+    /// Train the risk head on data/corpus and write config/risk_head.yaml (report in target/train/).
+    ///
+    /// Runs the separate `ash-train` crate in release mode, so training dependencies never slow
+    /// the server, `serve` or `test` builds. Flags go to it (`-- --help`).
+    Train {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Accuracy on labelled phrase files (in-process, or against a running server with --url).
     Eval {
         /// Folder of phrase files (`category.expected_priority`, `subcategories.*[].message`).
         #[arg(long, default_value = "tests/data/phrases")]
         dataset: PathBuf,
+        /// For a corpus folder (`*.jsonl`): train, validation, test or all.
+        #[arg(long, default_value = "validation")]
+        split: String,
         /// Base URL of a running server (e.g. http://127.0.0.1:8881); in-process when absent.
         #[arg(long)]
         url: Option<String>,
@@ -91,10 +102,18 @@ fn main() -> Result<()> {
                 .args(args))
         }
         Task::Setup { verify } => setup::run(&root, verify),
+        Task::Train { args } => {
+            setup::run(&root, false)?;
+            run(Command::new(cargo())
+                .current_dir(&root)
+                .args(["run", "--release", "-p", "ash-train", "--"])
+                .args(args))
+        }
         Task::PerfValidate { quick } => perf::run(&root, quick),
         Task::Integration => integration::run(&root),
         Task::Eval {
             dataset,
+            split,
             url,
             config,
             compare,
@@ -104,6 +123,7 @@ fn main() -> Result<()> {
             eval::run(
                 &root,
                 &dataset,
+                &split,
                 url.as_deref(),
                 &config,
                 compare.as_deref(),
@@ -112,10 +132,14 @@ fn main() -> Result<()> {
         }
         Task::Test => {
             setup::run(&root, false)?;
+            // The trainer's own tests run in CI beside this (`cargo test -p ash-train`): candle
+            // would otherwise be built for every `cargo xtask test`.
             run(Command::new(cargo()).current_dir(&root).args([
                 "test",
                 "--workspace",
                 "--all-targets",
+                "--exclude",
+                "ash-train",
             ]))
         }
     }

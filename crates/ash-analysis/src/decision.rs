@@ -14,10 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ash_config::{Config, CrisisLevel, LevelThresholds, PatternEffect};
+use ash_config::{Config, CrisisLevel, LevelThresholds, PatternEffect, RiskHeadMode};
 use serde::Serialize;
 
 use crate::ensemble::{self, EnsembleResult, RoleResult};
+use crate::head::HeadResult;
 use crate::patterns::PatternMatch;
 
 /// A rule that shaped the decision (named in the explanation).
@@ -44,6 +45,14 @@ pub enum Rule {
     LearnedCorrection,
     /// Thresholds calibrated from staff corrections were used.
     CalibratedThresholds,
+    /// The trained risk head set the score (patterns only add floors).
+    RiskHead,
+    /// Explicit words were told as past and recovered, hypothetical or fiction: no floor.
+    FloorSuspendedByContext,
+    /// Someone else is at risk now: at least `high`.
+    ThirdPartyAtRisk,
+    /// Explicit words, but the risk head read no distress in the message: no floor.
+    FloorNotSupportedByHead,
 }
 
 /// Why an answer is degraded.
@@ -110,6 +119,20 @@ pub struct Decision {
     pub recommended_action: &'static str,
     /// The staff correction that adjusted this decision, if any.
     pub learned: Option<LearnedInfo>,
+    /// The trained risk head's own answer (deciding or in shadow), if it ran.
+    pub head: Option<HeadResult>,
+    /// How the head took part (`decide`, `shadow`, `off`).
+    pub head_mode: RiskHeadMode,
+    /// The person at risk is someone else (a friend's goodbye, an attempt): staff must know.
+    pub third_party: bool,
+}
+
+impl Decision {
+    /// True when the head ran in shadow mode and its level differs from the decision's.
+    pub fn shadow_disagrees(&self) -> bool {
+        self.head_mode == RiskHeadMode::Shadow
+            && self.head.as_ref().is_some_and(|h| h.level != self.level)
+    }
 }
 
 /// Which correction adjusted a decision, and how.
@@ -132,6 +155,50 @@ pub(crate) struct Evidence<'a> {
     pub expected_roles: usize,
     pub stages: Stages,
     pub adjustment: Option<&'a crate::LearnedAdjustment>,
+    /// The thresholds of this request (calibrated or configured), chosen once by the analyzer.
+    pub thresholds: &'a LevelThresholds,
+    pub head: Option<HeadResult>,
+    pub head_mode: RiskHeadMode,
+}
+
+/// What the pattern matches of one message demand of the level, whatever the models say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PatternFloor {
+    /// Explicit intent (not told as past, hypothetical or fiction): at least `high`.
+    pub explicit_intent: bool,
+    /// A plan, method or time: with explicit intent, `critical`.
+    pub imminence: bool,
+    /// Explicit words were present but told as past, hypothetical or fiction.
+    pub suspended: bool,
+    /// Someone else is at risk now: at least `high`.
+    pub third_party: bool,
+}
+
+impl PatternFloor {
+    /// The floor of `patterns` (negated matches count for nothing).
+    pub fn of(patterns: &[PatternMatch]) -> Self {
+        let live = || patterns.iter().filter(|m| !m.negated);
+        let imminence = live().any(|m| m.imminence);
+        // Past and recovered, hypothetical or fiction: explicit words no longer force the floor,
+        // unless the message also speaks of now (imminence).
+        let context = !imminence && patterns.iter().any(|m| m.suspends_floor);
+        let explicit = live().any(|m| m.explicit_intent);
+        Self {
+            explicit_intent: explicit && !context,
+            imminence,
+            suspended: explicit && context,
+            third_party: !context && live().any(|m| m.third_party),
+        }
+    }
+
+    /// The lowest level allowed.
+    pub fn level(self) -> CrisisLevel {
+        match (self.explicit_intent, self.imminence, self.third_party) {
+            (true, true, _) => CrisisLevel::Critical,
+            (true, false, _) | (false, _, true) => CrisisLevel::High,
+            _ => CrisisLevel::None,
+        }
+    }
 }
 
 fn noisy_or(weights: impl IntoIterator<Item = f64>) -> f64 {
@@ -154,29 +221,63 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
     let analysis = &e.config.analysis;
     let features = &e.config.features;
     let mode = analysis.ensemble.mode;
-    let base_thresholds = analysis.thresholds.for_mode(mode);
-    let calibrated = e.adjustment.and_then(|a| a.thresholds.clone());
-    let thresholds: &LevelThresholds = calibrated.as_ref().unwrap_or(base_thresholds);
+    let thresholds = e.thresholds;
+    let calibrated = e.adjustment.and_then(|a| a.thresholds.as_ref());
     let mut rules = BTreeSet::new();
+    let deciding_head = e
+        .head
+        .as_ref()
+        .filter(|_| e.head_mode == RiskHeadMode::Decide);
 
     let ensemble: Option<EnsembleResult> = ensemble::combine(&e.roles, mode, thresholds);
     let ensemble_score = ensemble.as_ref().map_or(0.0, |r| r.score);
 
-    let live = |m: &&PatternMatch| !m.negated;
     let crisis = per_family(&e.patterns, |m| {
         m.effect == PatternEffect::Crisis && !m.negated
     });
     let pattern_score = noisy_or(crisis.iter().copied());
-    let explicit_intent = e.patterns.iter().filter(live).any(|m| m.explicit_intent);
-    let imminence = e.patterns.iter().filter(live).any(|m| m.imminence);
+    let mut floor = PatternFloor::of(&e.patterns);
+    if let Some(head) = deciding_head
+        && (floor.explicit_intent || floor.third_party)
+        && head.at_or_above(CrisisLevel::Medium) < e.config.risk_head.floor_support
+    {
+        // The head reads no distress at all in a message with explicit words ("kms the wifi
+        // died lol"): the words alone do not page staff. Without the head, floors always hold.
+        floor = PatternFloor {
+            explicit_intent: false,
+            third_party: false,
+            ..floor
+        };
+        rules.insert(Rule::FloorNotSupportedByHead);
+    }
+    let PatternFloor {
+        explicit_intent,
+        imminence,
+        suspended,
+        third_party,
+    } = floor;
+    if suspended {
+        rules.insert(Rule::FloorSuspendedByContext);
+    }
 
     let (hi, lo) = (
         ensemble_score.max(pattern_score),
         ensemble_score.min(pattern_score),
     );
-    let combined = hi + analysis.decision.agreement_boost * lo * (1.0 - hi);
+    let combined = match deciding_head {
+        // The head read the pattern families (amplifiers and reducers included) as features.
+        Some(head) => head.score,
+        None => hi + analysis.decision.agreement_boost * lo * (1.0 - hi),
+    };
     let amplifiers = per_family(&e.patterns, |m| m.effect == PatternEffect::Amplifier);
-    let amplification = noisy_or(amplifiers).min(analysis.decision.max_amplification);
+    let amplification = if deciding_head.is_some() {
+        0.0
+    } else {
+        noisy_or(amplifiers).min(analysis.decision.max_amplification)
+    };
+    if deciding_head.is_some() {
+        rules.insert(Rule::RiskHead);
+    }
     let mut score = (combined * (1.0 + amplification)).min(1.0);
     if amplification > 0.0 && combined > 0.0 {
         rules.insert(Rule::AmplifiersApplied);
@@ -184,7 +285,11 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
     // A negated crisis match only loses its own weight; it does not reduce what the models say
     // (they read the negation themselves), so a wrongly detected negation cannot hide a crisis.
     let reducers = per_family(&e.patterns, |m| m.effect == PatternEffect::Reducer);
-    let reduction = noisy_or(reducers).min(analysis.decision.max_reduction);
+    let reduction = if deciding_head.is_some() {
+        0.0
+    } else {
+        noisy_or(reducers).min(analysis.decision.max_reduction)
+    };
     let mut applied_reduction = 0.0;
     if reduction > 0.0 {
         if explicit_intent {
@@ -232,6 +337,14 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
             score = score.max(thresholds.critical);
         }
     }
+    if third_party {
+        rules.insert(Rule::ThirdPartyAtRisk);
+        if level < CrisisLevel::High {
+            level = CrisisLevel::High;
+            score = score.max(thresholds.high);
+        }
+        floor_applied = true;
+    }
     let no_models = e.roles.is_empty();
     if no_models && level == CrisisLevel::None && !crisis.is_empty() {
         rules.insert(Rule::DegradedPatternsNotNone);
@@ -261,6 +374,7 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
 
     let confidence = confidence(
         &e,
+        deciding_head,
         ensemble.as_ref(),
         pattern_level,
         score,
@@ -344,6 +458,9 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
             repeat: a.exact,
             calibrated_thresholds: a.thresholds.is_some(),
         }),
+        head: e.head,
+        head_mode: e.head_mode,
+        third_party,
     }
 }
 
@@ -364,8 +481,10 @@ pub(crate) fn representative_score(t: &LevelThresholds, level: CrisisLevel) -> f
 /// - margin: how far inside its level band the score lies.
 ///
 /// It is then lowered for missing roles and raised to 0.8 when an explicit rule set the level.
+#[allow(clippy::too_many_arguments)]
 fn confidence(
     e: &Evidence<'_>,
+    head: Option<&HeadResult>,
     ensemble: Option<&EnsembleResult>,
     pattern_level: CrisisLevel,
     score: f64,
@@ -373,14 +492,17 @@ fn confidence(
     level: CrisisLevel,
     floor_applied: bool,
 ) -> f64 {
-    let role_agreement = match (ensemble, e.roles.len()) {
-        (None, _) => 0.3,
-        (Some(_), 1) => 0.75,
-        (Some(r), _) => 1.0 - r.spread.clamp(0.0, 1.0),
+    // With the head deciding, its probability for the chosen level stands in for role agreement.
+    let role_agreement = match (head, ensemble, e.roles.len()) {
+        (Some(h), _, _) => h.chosen_probability(),
+        (None, None, _) => 0.3,
+        (None, Some(_), 1) => 0.75,
+        (None, Some(r), _) => 1.0 - r.spread.clamp(0.0, 1.0),
     };
-    let evidence_agreement = match ensemble {
-        Some(r) if !e.patterns.is_empty() => {
-            1.0 - f64::from(r.level.rank().abs_diff(pattern_level.rank())) / 4.0
+    let model_level = head.map(|h| h.level).or(ensemble.map(|r| r.level));
+    let evidence_agreement = match model_level {
+        Some(l) if !e.patterns.is_empty() => {
+            1.0 - f64::from(l.rank().abs_diff(pattern_level.rank())) / 4.0
         }
         Some(_) => 0.8,
         None => 0.4,

@@ -65,6 +65,14 @@ impl Rule {
                 "a staff correction of a similar message adjusted the result"
             }
             Rule::CalibratedThresholds => "thresholds calibrated from staff corrections were used",
+            Rule::RiskHead => "the trained risk head set the score; patterns can only raise it",
+            Rule::FloorSuspendedByContext => {
+                "explicit words were told as past, hypothetical or fiction, so they set no floor"
+            }
+            Rule::ThirdPartyAtRisk => "someone else is at risk now: staff must know",
+            Rule::FloorNotSupportedByHead => {
+                "explicit words set no floor because the risk head read no distress in the message"
+            }
         }
     }
 }
@@ -132,6 +140,18 @@ impl Decision {
                 .map(|(role, r)| format!("{role} → {} ({:.2})", r.top_label, r.top_probability))
                 .collect();
             parts.push(format!("Models: {}.", roles.join(", ")));
+        }
+        if let Some(h) = &self.head {
+            let role = match self.head_mode {
+                ash_config::RiskHeadMode::Shadow => "shadow, not deciding",
+                _ => "deciding",
+            };
+            parts.push(format!(
+                "Risk head {} ({role}): {} with probability {:.2}.",
+                h.version,
+                h.level,
+                h.chosen_probability()
+            ));
         }
         if let Some(l) = &self.learned
             && let Some(id) = &l.exemplar_id

@@ -7,23 +7,27 @@
 //! **Invariants:** the safety rules only raise a level; a degraded analysis says so and never
 //! turns crisis patterns into `none`; no output contains the message text.
 
+pub mod corpus;
 pub mod decision;
 pub mod ensemble;
 pub mod eval;
 mod explain;
+pub mod head;
 pub mod normalize;
 pub mod patterns;
 
 use std::sync::Arc;
 
-use ash_config::{Config, CrisisLevel, LevelThresholds};
+use ash_config::{Config, CrisisLevel, LevelThresholds, RiskHeadMode};
 use ash_models::ModelOutputs;
 
 pub use decision::{
-    Contributions, Decision, Degradation, LearnedInfo, Rule, Stages, recommended_action,
+    Contributions, Decision, Degradation, LearnedInfo, PatternFloor, Rule, Stages,
+    recommended_action,
 };
 pub use ensemble::RoleResult;
 pub use explain::{ExplainedPattern, ExplainedRole, Explanation};
+pub use head::HeadResult;
 pub use patterns::{PatternEngine, PatternMatch};
 
 /// Why an analysis cannot be set up.
@@ -103,10 +107,23 @@ impl Analyzer {
         } else {
             Vec::new()
         };
-        let thresholds = config
-            .analysis
-            .thresholds
-            .for_mode(config.analysis.ensemble.mode);
+        // One choice of thresholds for every stage of this request: calibrated when staff
+        // corrections calibrated them, else the configured ones.
+        let adjustment = adjustment.filter(|_| features.learned_adjustments);
+        let thresholds = adjustment
+            .and_then(|a| a.thresholds.as_ref())
+            .unwrap_or_else(|| {
+                config
+                    .analysis
+                    .thresholds
+                    .for_mode(config.analysis.ensemble.mode)
+            });
+        let head = match models {
+            ModelEvidence::Outputs(out) => {
+                self.run_head(out, &patterns, &normalized.key, thresholds)
+            }
+            _ => None,
+        };
         let expected_roles = config.models.enabled_roles().count();
         let (roles, degraded, label_set) = match models {
             ModelEvidence::Outputs(out) => {
@@ -165,7 +182,6 @@ impl Analyzer {
             staff_review_rules: features.staff_review_rules,
             learned_adjustments: features.learned_adjustments && adjustment.is_some(),
         };
-        let adjustment = adjustment.filter(|_| features.learned_adjustments);
         decision::decide(decision::Evidence {
             config,
             patterns,
@@ -175,6 +191,30 @@ impl Analyzer {
             expected_roles,
             stages,
             adjustment,
+            thresholds,
+            head,
+            head_mode: config.analysis.risk_head.mode,
         })
+    }
+
+    /// The risk head's answer, when a head is configured, switched on, and the message has an
+    /// embedding of the size it reads.
+    fn run_head(
+        &self,
+        out: &ash_models::ModelOutputs,
+        patterns: &[PatternMatch],
+        key: &str,
+        thresholds: &LevelThresholds,
+    ) -> Option<HeadResult> {
+        let head = &self.config.risk_head;
+        if self.config.analysis.risk_head.mode == RiskHeadMode::Off || !head.is_present() {
+            return None;
+        }
+        let embedding = out.embedding.as_deref()?;
+        if embedding.len() != head.features.embedding_dim {
+            return None;
+        }
+        let x = head::features(head, embedding, patterns, key);
+        Some(head::evaluate(head, &x, thresholds))
     }
 }

@@ -30,7 +30,15 @@ const CHAT_WORDS: &[(&str, &str)] = &[
     ("2nite", "tonight"),
     ("tonite", "tonight"),
     ("kms", "kill myself"),
-    ("ctb", "catch the bus"),
+    // "catch the bus": community shorthand for suicide.
+    ("ctb", "kill myself"),
+    ("killmyself", "kill myself"),
+    ("endmylife", "end my life"),
+    ("sicide", "suicide"),
+    ("suicde", "suicide"),
+    ("suic1de", "suicide"),
+    ("kll", "kill"),
+    ("selfdelete", "kill myself"),
     ("unalive", "kill"),
     ("unaliving", "killing"),
     ("sewerslide", "suicide"),
@@ -109,26 +117,47 @@ const CONTRACTIONS: &[(&str, &str)] = &[
 ];
 
 /// The key form of already-normalised text (also applied to pattern phrases).
+///
+/// Besides punctuation and chat spellings it undoes the spellings people use to get past
+/// filters: diacritics (`kíll` → `kill`), symbols and digits inside words (`k!ll`, `su1c1de`,
+/// `s*icide`), and words spelled out in single letters (`k i l l` → `kill`).
 pub fn key_form(text: &str) -> String {
-    // Apostrophes vanish, other punctuation separates words.
+    let chars: Vec<char> = text
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect();
+    // Apostrophes vanish, look-alike symbols inside words become letters, other punctuation
+    // separates words.
     let mut cleaned = String::with_capacity(text.len() + 2);
-    for c in text.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         if c == '\'' {
             continue;
         }
-        if c.is_alphanumeric() {
+        if c.is_alphabetic() {
             cleaned.push(c);
-        } else {
-            cleaned.push(' ');
+            continue;
+        }
+        let inside_word = i > 0
+            && chars[i - 1].is_alphabetic()
+            && chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
+        match (inside_word, look_alike(c)) {
+            (true, Some(letter)) => cleaned.extend(letter),
+            _ if c.is_alphanumeric() => cleaned.push(c),
+            _ => cleaned.push(' '),
         }
     }
+    let words = join_spelled_out(
+        cleaned
+            .split_whitespace()
+            .map(collapse_elongation)
+            .collect(),
+    );
     let mut key = String::with_capacity(cleaned.len() + 2);
     key.push(' ');
-    for word in cleaned.split_whitespace() {
-        let word = collapse_elongation(word);
+    for word in &words {
         let expanded = CHAT_WORDS
             .iter()
-            .find(|(w, _)| *w == word)
+            .find(|(w, _)| w == word)
             .map_or(word.as_str(), |(_, e)| *e);
         key.push_str(expanded);
         key.push(' ');
@@ -140,6 +169,51 @@ pub fn key_form(text: &str) -> String {
         }
     }
     key
+}
+
+/// Three-letter words joined when spelled out letter by letter.
+const SPELLED_TRIPLES: &[&str] = &["die", "cut", "end", "kms"];
+
+/// The letter a digit or symbol stands for inside a word (`None`: removed, for `*`).
+fn look_alike(c: char) -> Option<Option<char>> {
+    Some(Some(match c {
+        '0' => 'o',
+        '1' | '!' | '|' => 'i',
+        '3' => 'e',
+        '4' | '@' => 'a',
+        '5' | '$' => 's',
+        '7' => 't',
+        '*' => return Some(None),
+        _ => return None,
+    }))
+}
+
+/// Four or more single letters in a row are one word spelled out (`k i l l` → `kill`); three
+/// only when they spell a word people dodge filters with (`d i e`), because chat is full of
+/// harmless triples (`u r a star`).
+fn join_spelled_out(words: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut run: Vec<String> = Vec::new();
+    let single = |w: &str| w.chars().count() == 1 && w.chars().all(char::is_alphabetic);
+    let flush = |run: &mut Vec<String>, out: &mut Vec<String>| {
+        let joined = run.concat();
+        if run.len() >= 4 || (run.len() == 3 && SPELLED_TRIPLES.contains(&joined.as_str())) {
+            out.push(joined);
+        } else {
+            out.append(run);
+        }
+        run.clear();
+    };
+    for word in words {
+        if single(&word) {
+            run.push(word);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(word);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// Letters repeated three or more times become one (`sooooo` → `so`). Runs of two are kept
@@ -221,6 +295,34 @@ mod tests {
         );
         assert_eq!(normalize("   ").key, " ");
         assert_eq!(normalize("").text, "");
+    }
+
+    #[test]
+    fn filter_dodging_spellings_fold_to_plain_words() {
+        assert_eq!(
+            normalize("I am going to kíll myself").key,
+            " im going to kill myself "
+        );
+        assert_eq!(normalize("k!ll mys3lf").key, " kill myself ");
+        assert_eq!(
+            normalize("thinking about su1c1de").key,
+            " thinking about suicide "
+        );
+        assert_eq!(normalize("s*icide").key, " suicide ");
+        assert_eq!(
+            normalize("i want to k i l l myself").key,
+            " i want to kill myself "
+        );
+        assert_eq!(normalize("k i l l m y s e l f").key, " kill myself ");
+        assert_eq!(
+            normalize("gonna ctb tonight").key,
+            " going to kill myself tonight "
+        );
+        // Ordinary digits and single words are left alone.
+        assert_eq!(normalize("room 101 at 5").key, " room 101 at 5 ");
+        assert_eq!(normalize("i am a bit tired").key, " im a bit tired ");
+        assert_eq!(normalize("u r a star").key, " you are a star ");
+        assert_eq!(normalize("i want to d i e").key, " i want to die ");
     }
 
     #[test]

@@ -43,6 +43,12 @@ pub struct PatternMatch {
     pub category: Option<String>,
     /// A crisis match preceded by a negation: reported, but not counted as evidence.
     pub negated: bool,
+    /// Past and recovered, hypothetical or fiction (see `PatternFamily::suspends_floor`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suspends_floor: bool,
+    /// Someone else is at risk.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub third_party: bool,
 }
 
 #[derive(Debug)]
@@ -146,6 +152,8 @@ impl PatternEngine {
                 imminence: f.spec.imminence,
                 category: f.spec.category.clone(),
                 negated,
+                suspends_floor: f.spec.suspends_floor,
+                third_party: f.spec.third_party,
             });
         };
         for m in self.phrases.find_overlapping_iter(&text.key) {

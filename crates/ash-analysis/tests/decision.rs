@@ -283,3 +283,68 @@ fn decisions_are_deterministic() {
     let two = analyze(a, "I feel so alone lately", &[0.4, 0.3, 0.2]);
     assert_eq!(one, two);
 }
+
+/// With the model down, explicit, final and obfuscated messages still reach staff: the pattern
+/// floors do not need the model (and the risk head cannot run without an embedding).
+#[test]
+fn floors_hold_without_models_for_final_and_obfuscated_messages() {
+    let down = ModelEvidence::Unavailable {
+        kind: "unavailable",
+        detail: "model down",
+    };
+    let critical = [
+        "tonight is the night I end everything. goodbye.",
+        "I am going to kíll myself tonight",
+        "k i l l  m y s e l f tonight, i'm done",
+        "ctb tonight",
+        "i've written letters to my family and left them on the table",
+        "took all my pills an hour ago and now i feel so sleepy from the pills",
+        "by the time you read this i'll be gone",
+        "gonna unal!ve myself tonight",
+    ];
+    for text in critical {
+        let d = analyzer().analyze(text, down);
+        assert!(d.degraded.is_some(), "{text}");
+        assert_eq!(d.level, CrisisLevel::Critical, "{text}: {:?}", d.rules);
+    }
+    let high = [
+        "thinking about su1c1de all the time",
+        "i want to k!ll myself",
+        "honestly just want to unalive myself",
+        "everyone would be better off without me",
+    ];
+    for text in high {
+        let d = analyzer().analyze(text, down);
+        assert!(
+            d.level >= CrisisLevel::High,
+            "{text}: {:?} {:?}",
+            d.level,
+            d.rules
+        );
+    }
+    let friend = analyzer().analyze(
+        "my friend sent me a goodbye text and now she isn't answering her phone",
+        down,
+    );
+    assert!(friend.level >= CrisisLevel::High && friend.third_party);
+    assert!(friend.rules.contains(&Rule::ThirdPartyAtRisk));
+}
+
+#[test]
+fn a_crisis_told_from_safety_sets_no_floor_but_one_with_a_time_does() {
+    let past = analyze(
+        analyzer(),
+        "two years ago i tried to kill myself. today i'm doing so much better",
+        &[0.1, 0.1, 0.1],
+    );
+    // No floor: the level comes from the evidence (and, when it runs, the risk head).
+    assert!(past.rules.contains(&Rule::FloorSuspendedByContext));
+    assert!(!past.rules.contains(&Rule::ExplicitIntentFloor));
+    assert!(past.level < CrisisLevel::Critical, "{:?}", past.rules);
+    let again = analyze(
+        analyzer(),
+        "years ago i tried to kill myself and tonight i'm going to do it again",
+        &[0.1, 0.1, 0.1],
+    );
+    assert_eq!(again.level, CrisisLevel::Critical, "{:?}", again.rules);
+}

@@ -42,12 +42,35 @@ fn every_family_has_a_matching_example() {
         ("community_stressors", "someone outed me at work"),
         ("temporal_urgency", "I want to end it tonight"),
         ("intensity", "I cry every single day"),
+        ("temporal_near", "I might do it soon"),
         ("idioms", "I'm dying of laughter"),
         ("gaming_media", "that boss fight killed me again"),
         ("quoted_media", "lyrics: \"I want to die young\""),
         ("softeners", "I'm slightly stressed"),
         ("sarcasm", "great, just great /s"),
         ("negation", "I'm not suicidal, just tired"),
+        (
+            "preparation",
+            "I've saved up enough of my sleeping pills to do it",
+        ),
+        ("attempt", "i already took them, the pills are kicking in"),
+        ("finality", "it all ends tonight. by the time you read this"),
+        (
+            "third_party_risk",
+            "my friend sent me a goodbye text and now shes not answering",
+        ),
+        (
+            "third_party_attempt",
+            "my roommate just swallowed a bottle of something",
+        ),
+        (
+            "past_recovered",
+            "two years ago I tried, and I'm glad I'm still here",
+        ),
+        (
+            "fiction_hypothetical",
+            "my character wants to end it all in chapter 3",
+        ),
     ];
     let config = config();
     for (family, text) in examples {

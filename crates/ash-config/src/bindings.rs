@@ -200,6 +200,12 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
     ),
     // analysis.yaml
     bind(
+        "NLP_RISK_HEAD_MODE",
+        Analysis,
+        "risk_head.mode",
+        OneOf(&["off", "shadow", "decide"]),
+    ),
+    bind(
         "NLP_ENSEMBLE_MODE",
         Analysis,
         "ensemble.mode",

@@ -44,11 +44,12 @@ pub enum ConfigFile {
     Logging,
     Storage,
     Performance,
+    RiskHead,
 }
 
 impl ConfigFile {
     /// Every file, in load order.
-    pub const ALL: [ConfigFile; 9] = [
+    pub const ALL: [ConfigFile; 10] = [
         ConfigFile::Server,
         ConfigFile::Models,
         ConfigFile::Labels,
@@ -58,6 +59,7 @@ impl ConfigFile {
         ConfigFile::Logging,
         ConfigFile::Storage,
         ConfigFile::Performance,
+        ConfigFile::RiskHead,
     ];
 
     /// The file name inside the configuration directory.
@@ -72,6 +74,7 @@ impl ConfigFile {
             ConfigFile::Logging => "logging.yaml",
             ConfigFile::Storage => "storage.yaml",
             ConfigFile::Performance => "performance.yaml",
+            ConfigFile::RiskHead => "risk_head.yaml",
         }
     }
 }
@@ -92,6 +95,7 @@ sections! {
     LoggingConfig => Logging,
     StorageConfig => Storage,
     PerformanceConfig => Performance,
+    RiskHeadConfig => RiskHead,
 }
 
 /// The whole effective configuration. Sections are shared and immutable: a reload builds a new
@@ -107,6 +111,8 @@ pub struct Config {
     pub logging: Arc<LoggingConfig>,
     pub storage: Arc<StorageConfig>,
     pub performance: Arc<PerformanceConfig>,
+    /// The trained risk head (empty when `risk_head.yaml` is absent).
+    pub risk_head: Arc<RiskHeadConfig>,
 }
 
 impl Config {
@@ -176,9 +182,37 @@ impl Config {
                 }
             }
         });
+        let mut head = Validator::default();
+        if self.risk_head.is_present() {
+            let model_kind = self
+                .models
+                .models
+                .get(&self.risk_head.model)
+                .map(|m| m.kind);
+            head.ensure(
+                model_kind == Some(ModelKind::Embedding),
+                "model",
+                &self.risk_head.model,
+                "must name an embedding model of models.yaml (retrain with `cargo xtask train`)",
+            );
+            head.at("features", |v| {
+                v.at("families", |v| {
+                    for (i, family) in self.risk_head.features.families.iter().enumerate() {
+                        if !self.patterns.families.contains_key(family) {
+                            v.problem(
+                                &format!("[{i}]"),
+                                Some(family.clone()),
+                                "names no family of patterns.yaml (retrain with `cargo xtask train`)",
+                            );
+                        }
+                    }
+                });
+            });
+        }
         [
             (ConfigFile::Labels, labels),
             (ConfigFile::Patterns, patterns),
+            (ConfigFile::RiskHead, head),
         ]
         .into_iter()
         .filter_map(|(file, v)| {
@@ -276,6 +310,7 @@ impl ConfigLoader {
                 }
             };
         }
+        let risk_head = take!(RiskHeadConfig);
         let (server, models, labels, analysis, patterns, features, logging, storage, performance) = (
             take!(ServerConfig),
             take!(ModelsConfig),
@@ -297,6 +332,7 @@ impl ConfigLoader {
             logging,
             storage,
             performance,
+            risk_head,
         ) {
             (
                 Some(server),
@@ -308,6 +344,7 @@ impl ConfigLoader {
                 Some(logging),
                 Some(storage),
                 Some(performance),
+                Some(risk_head),
             ) => Config {
                 server,
                 models,
@@ -318,6 +355,7 @@ impl ConfigLoader {
                 logging,
                 storage,
                 performance,
+                risk_head,
             },
             _ => return Err(ConfigError::combine(errors).unwrap_or_else(unreachable_combine)),
         };

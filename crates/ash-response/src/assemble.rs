@@ -13,6 +13,8 @@ pub struct RequestMeta {
     pub include_explanation: bool,
     /// What answered, for `model_info` (e.g. `minilm (embedding); label set enhanced_crisis`).
     pub model_info: String,
+    /// The configuration generation the request was analysed under.
+    pub config_generation: u64,
 }
 
 /// The level Ash-Bot v3.1 can read: `critical` becomes `high`.
@@ -135,6 +137,18 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
         is_degraded: decision.degraded.is_some(),
         degraded_reason: decision.degraded.as_ref().map(|d| d.reason.clone()),
         request_id: meta.request_id.clone(),
+        third_party_risk: decision.third_party,
+        risk_head: decision.head.as_ref().map(|h| RiskHeadSignal {
+            version: h.version.clone(),
+            mode: decision.head_mode.as_str().to_owned(),
+            level: severity(h.level),
+            probabilities: CrisisLevel::ALL
+                .iter()
+                .zip(h.probabilities)
+                .map(|(l, p)| (l.as_str().to_owned(), round(p)))
+                .collect(),
+        }),
+        config_generation: meta.config_generation,
     }
 }
 

@@ -115,6 +115,25 @@ pub struct AnalyzeResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded_reason: Option<String>,
     pub request_id: String,
+    /// Someone other than the writer is at risk now (a friend's goodbye, an attempt).
+    pub third_party_risk: bool,
+    /// The trained risk head's answer, when it ran (deciding or in shadow mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_head: Option<RiskHeadSignal>,
+    /// The configuration generation that answered (with `risk_head.version`, traces a decision).
+    pub config_generation: u64,
+}
+
+/// What the trained risk head said.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RiskHeadSignal {
+    /// Artefact version (`config/risk_head.yaml`).
+    pub version: String,
+    /// `decide` or `shadow`.
+    pub mode: String,
+    pub level: Severity,
+    /// Calibrated probability of each level.
+    pub probabilities: BTreeMap<String, f64>,
 }
 
 /// `analysis` (v3.1 nesting).

@@ -50,6 +50,7 @@ fn outputs(p: f64) -> ModelOutputs {
 
 fn meta(id: &str, explain: bool) -> RequestMeta {
     RequestMeta {
+        config_generation: 1,
         request_id: id.into(),
         processing_time_ms: 3.25,
         include_explanation: explain,

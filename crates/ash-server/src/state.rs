@@ -206,6 +206,22 @@ impl AppState {
         if decision.requires_staff_review {
             metrics::counter!("ash_staff_reviews_total").increment(1);
         }
+        if let Some(head) = &decision.head {
+            let agrees = if head.level == decision.level {
+                "yes"
+            } else {
+                "no"
+            };
+            metrics::counter!(
+                "ash_risk_head_answers_total",
+                "mode" => decision.head_mode.as_str(),
+                "agrees" => agrees
+            )
+            .increment(1);
+        }
+        if decision.third_party {
+            metrics::counter!("ash_third_party_risk_total").increment(1);
+        }
     }
 
     /// A salted, truncated hash of a message for logs.

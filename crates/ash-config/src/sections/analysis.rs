@@ -15,6 +15,36 @@ pub struct AnalysisConfig {
     pub staff_review: StaffReviewConfig,
     pub decision: DecisionConfig,
     pub learning: LearningConfig,
+    pub risk_head: RiskHeadUse,
+}
+
+/// How the trained risk head (`risk_head.yaml`) takes part in decisions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RiskHeadUse {
+    pub mode: RiskHeadMode,
+}
+
+/// `decide`: the head's level is the main signal; `shadow`: it is computed beside the ensemble
+/// decision and disagreements are counted, but it decides nothing; `off`: not computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskHeadMode {
+    Off,
+    Shadow,
+    #[default]
+    Decide,
+}
+
+impl RiskHeadMode {
+    /// The lowercase name used in config, metrics and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskHeadMode::Off => "off",
+            RiskHeadMode::Shadow => "shadow",
+            RiskHeadMode::Decide => "decide",
+        }
+    }
 }
 
 /// What staff corrections may change, and how far.

@@ -11,6 +11,7 @@ mod logging;
 mod models;
 mod patterns;
 mod performance;
+mod risk_head;
 mod server;
 mod storage;
 
@@ -21,6 +22,7 @@ pub use logging::*;
 pub use models::*;
 pub use patterns::*;
 pub use performance::*;
+pub use risk_head::*;
 pub use server::*;
 pub use storage::*;
 

@@ -40,6 +40,15 @@ pub struct PatternFamily {
     /// result `critical` (imminent risk).
     #[serde(default)]
     pub imminence: bool,
+    /// A match here speaks of a crisis in the past and recovered from, a hypothetical or fiction:
+    /// explicit intent elsewhere in the message then no longer forces `high` (imminence still
+    /// does), and the trained head weighs the message as a whole.
+    #[serde(default)]
+    pub suspends_floor: bool,
+    /// A match here means someone else is at risk now (a friend's goodbye, an attempt): the
+    /// decision flags a third party.
+    #[serde(default)]
+    pub third_party: bool,
     /// The stage switch (in `features.yaml`) that turns this family off, if any.
     #[serde(default)]
     pub feature: Option<String>,
@@ -77,6 +86,20 @@ impl Validate for PatternsConfig {
                         && family.text_regexes.is_empty()
                     {
                         v.problem("", None, "has neither phrases nor regexes");
+                    }
+                    if family.suspends_floor && family.effect != PatternEffect::Reducer {
+                        v.problem(
+                            "suspends_floor",
+                            None,
+                            "only `effect: reducer` families can suspend the floor",
+                        );
+                    }
+                    if family.third_party && family.effect != PatternEffect::Crisis {
+                        v.problem(
+                            "third_party",
+                            None,
+                            "only `effect: crisis` families can flag a third party",
+                        );
                     }
                     if family.imminence && family.effect == PatternEffect::Reducer {
                         v.problem("imminence", None, "a reducer cannot show imminence");

@@ -83,6 +83,7 @@ pub(crate) async fn analyze(
         processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
         include_explanation: request.include_explanation,
         model_info: state.model_info(),
+        config_generation: state.store.status().generation,
     };
     let body = analyze_response(&decision, &meta);
     let mut response = Json(body).into_response();
@@ -140,6 +141,7 @@ pub(crate) async fn analyze_batch(
     let texts: Vec<&str> = messages.iter().map(String::as_str).collect();
     let evidence = state.evidence(&config, &texts).await?;
     let model_info = state.model_info();
+    let config_generation = state.store.status().generation;
     let mut levels = Vec::with_capacity(texts.len());
     let results: Vec<_> = texts
         .iter()
@@ -158,6 +160,7 @@ pub(crate) async fn analyze_batch(
                     processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
                     include_explanation: request.include_explanation,
                     model_info: model_info.clone(),
+                    config_generation,
                 },
             )
         })
