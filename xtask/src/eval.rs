@@ -125,7 +125,7 @@ fn print_report(outcomes: &[Outcome], cats: &[CategoryReport], show_misses: bool
     }
     let crisis: Vec<&Outcome> = outcomes
         .iter()
-        .filter(|o| o.phrase.expected.iter().any(|l| *l >= CrisisLevel::High))
+        .filter(|o| o.phrase.expected.iter().all(|l| *l >= CrisisLevel::High))
         .collect();
     if !crisis.is_empty() {
         let caught = crisis

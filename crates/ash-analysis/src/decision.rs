@@ -53,6 +53,8 @@ pub enum Rule {
     ThirdPartyAtRisk,
     /// Explicit words, but the risk head read no distress in the message: no floor.
     FloorNotSupportedByHead,
+    /// The zero-shot ensemble read high risk where the head did not: raised to high.
+    EnsembleRaisedToHigh,
 }
 
 /// Why an answer is degraded.
@@ -322,6 +324,20 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
     }
     let mut level = thresholds.level_for(score);
     let mut floor_applied = false;
+
+    // The zero-shot ensemble may still raise a head's answer to high (a second reading of the
+    // message by other means; `analysis.yaml: risk_head.ensemble_raises_to_high`).
+    if deciding_head.is_some()
+        && analysis.risk_head.ensemble_raises_to_high
+        && ensemble
+            .as_ref()
+            .is_some_and(|r| r.level >= CrisisLevel::High)
+        && level < CrisisLevel::High
+    {
+        level = CrisisLevel::High;
+        score = score.max(thresholds.high);
+        rules.insert(Rule::EnsembleRaisedToHigh);
+    }
 
     // Safety rules: they only ever raise the level.
     if explicit_intent {

@@ -70,6 +70,9 @@ impl Rule {
                 "explicit words were told as past, hypothetical or fiction, so they set no floor"
             }
             Rule::ThirdPartyAtRisk => "someone else is at risk now: staff must know",
+            Rule::EnsembleRaisedToHigh => {
+                "the zero-shot models read high risk where the risk head did not: raised to high"
+            }
             Rule::FloorNotSupportedByHead => {
                 "explicit words set no floor because the risk head read no distress in the message"
             }

@@ -348,3 +348,104 @@ fn a_crisis_told_from_safety_sets_no_floor_but_one_with_a_time_does() {
     );
     assert_eq!(again.level, CrisisLevel::Critical, "{:?}", again.rules);
 }
+
+/// A tiny head that always answers `none` (two-dimensional embedding, shipped families).
+fn calm_head(c: &mut ash_config::Config, floor_support: f64) {
+    use ash_config::{Activation, HeadLayer, RiskHeadConfig};
+    let families: Vec<String> = c.patterns.families.keys().cloned().collect();
+    let inputs = 2 + families.len() + ash_config::FLAG_INPUTS;
+    let mut head = RiskHeadConfig {
+        version: "calm".into(),
+        model: c.models.models.keys().next().cloned().unwrap_or_default(),
+        levels: CrisisLevel::ALL.to_vec(),
+        layers: vec![HeadLayer {
+            activation: Activation::Identity,
+            weights: vec![vec![0.0; inputs]; 5],
+            bias: vec![8.0, 0.0, 0.0, 0.0, 0.0],
+        }],
+        temperature: 1.0,
+        floor_support,
+        ..RiskHeadConfig::default()
+    };
+    head.features.embedding_dim = 2;
+    head.features.families = families;
+    c.risk_head = std::sync::Arc::new(head);
+}
+
+fn with_embedding(scores: &[f64]) -> ModelOutputs {
+    ModelOutputs {
+        embedding: Some(vec![0.6, 0.8]),
+        ..outputs(scores)
+    }
+}
+
+#[test]
+fn the_head_decides_and_the_zero_shot_ensemble_can_still_raise_to_high() {
+    let raising = analyzer_with(|c| calm_head(c, 0.0));
+    let calm = raising.analyze(
+        "a quiet evening",
+        ModelEvidence::Outputs(&with_embedding(&[0.0, 0.0, 0.0])),
+    );
+    assert_eq!(calm.level, CrisisLevel::None);
+    assert!(calm.rules.contains(&Rule::RiskHead));
+    assert_eq!(calm.head.as_ref().map(|h| h.version.as_str()), Some("calm"));
+    let alarmed = raising.analyze(
+        "a quiet evening",
+        ModelEvidence::Outputs(&with_embedding(&[1.0, 1.0, 1.0])),
+    );
+    assert_eq!(alarmed.level, CrisisLevel::High);
+    assert!(alarmed.rules.contains(&Rule::EnsembleRaisedToHigh));
+
+    let not_raising = analyzer_with(|c| {
+        calm_head(c, 0.0);
+        let mut analysis = (*c.analysis).clone();
+        analysis.risk_head.ensemble_raises_to_high = false;
+        c.analysis = std::sync::Arc::new(analysis);
+    });
+    let d = not_raising.analyze(
+        "a quiet evening",
+        ModelEvidence::Outputs(&with_embedding(&[1.0, 1.0, 1.0])),
+    );
+    assert_eq!(d.level, CrisisLevel::None);
+}
+
+#[test]
+fn floors_need_the_heads_support_only_when_the_artefact_asks_and_never_without_the_model() {
+    let text = "i want to kill myself";
+    let calm = ModelEvidence::Outputs(&with_embedding(&[0.0, 0.0, 0.0]));
+    let always = analyzer_with(|c| calm_head(c, 0.0)).analyze(text, calm);
+    assert!(always.level >= CrisisLevel::High);
+    let supported = analyzer_with(|c| calm_head(c, 0.1));
+    let d = supported.analyze(
+        text,
+        ModelEvidence::Outputs(&with_embedding(&[0.0, 0.0, 0.0])),
+    );
+    assert_eq!(d.level, CrisisLevel::None, "{:?}", d.rules);
+    assert!(d.rules.contains(&Rule::FloorNotSupportedByHead));
+    let down = supported.analyze(
+        text,
+        ModelEvidence::Unavailable {
+            kind: "timeout",
+            detail: "",
+        },
+    );
+    assert!(down.level >= CrisisLevel::High);
+}
+
+#[test]
+fn shadow_mode_reports_the_head_but_decides_the_old_way() {
+    let a = analyzer_with(|c| {
+        calm_head(c, 0.0);
+        let mut analysis = (*c.analysis).clone();
+        analysis.risk_head.mode = ash_config::RiskHeadMode::Shadow;
+        c.analysis = std::sync::Arc::new(analysis);
+    });
+    let d = a.analyze(
+        "everything",
+        ModelEvidence::Outputs(&with_embedding(&[1.0, 1.0, 1.0])),
+    );
+    assert_eq!(d.level, CrisisLevel::Critical);
+    assert_eq!(d.head.as_ref().map(|h| h.level), Some(CrisisLevel::None));
+    assert!(d.shadow_disagrees());
+    assert!(!d.rules.contains(&Rule::RiskHead));
+}

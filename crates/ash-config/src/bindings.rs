@@ -206,6 +206,12 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         OneOf(&["off", "shadow", "decide"]),
     ),
     bind(
+        "NLP_RISK_HEAD_ENSEMBLE_RAISES_TO_HIGH",
+        Analysis,
+        "risk_head.ensemble_raises_to_high",
+        Bool,
+    ),
+    bind(
         "NLP_ENSEMBLE_MODE",
         Analysis,
         "ensemble.mode",

@@ -19,10 +19,22 @@ pub struct AnalysisConfig {
 }
 
 /// How the trained risk head (`risk_head.yaml`) takes part in decisions.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiskHeadUse {
     pub mode: RiskHeadMode,
+    /// While the head decides, a zero-shot ensemble result of `high` or above still raises the
+    /// answer to `high` (measured on validation: see docs/analysis.md).
+    pub ensemble_raises_to_high: bool,
+}
+
+impl Default for RiskHeadUse {
+    fn default() -> Self {
+        Self {
+            mode: RiskHeadMode::Decide,
+            ensemble_raises_to_high: true,
+        }
+    }
 }
 
 /// `decide`: the head's level is the main signal; `shadow`: it is computed beside the ensemble
