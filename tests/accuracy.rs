@@ -12,34 +12,8 @@ use ash_tests::{repo_root, shipped_config};
 
 #[test]
 fn the_shipped_sample_meets_its_accuracy_floors() {
-    let config = Arc::new(shipped_config());
-    let coordinator = ModelCoordinator::start(&config);
-    assert_eq!(
-        coordinator.status().state,
-        ModelsState::Ready,
-        "run `cargo xtask setup` first: {:#?}",
-        coordinator.status()
-    );
-    let analyzer = Analyzer::new(Arc::clone(&config)).expect("analyzer");
     let phrases = read_dataset(&repo_root().join("tests/data/phrases")).expect("sample");
-    let texts: Vec<&str> = phrases.iter().map(|p| p.message.as_str()).collect();
-    let outputs = coordinator.infer_batch_blocking(&texts);
-    let outcomes: Vec<Outcome> = phrases
-        .iter()
-        .zip(&outputs)
-        .map(|(phrase, out)| {
-            let d = analyzer.analyze(&phrase.message, ModelEvidence::Outputs(out));
-            assert!(d.degraded.is_none(), "{:?}", d.degraded);
-            Outcome {
-                phrase: phrase.clone(),
-                level: d.level,
-                score: d.crisis_score,
-                degraded: false,
-                roles: Default::default(),
-                pattern_score: d.pattern_score,
-            }
-        })
-        .collect();
+    let outcomes = outcomes_of(&phrases);
     let report = categories(&outcomes);
     let floors = [
         ("high", 0.85),

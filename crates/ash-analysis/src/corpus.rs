@@ -5,13 +5,13 @@
 //! between splits, and the test split stays unseen while the head and the patterns are designed.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ash_config::CrisisLevel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::eval::{DatasetError, Phrase};
+use crate::eval::{DatasetError, Phrase, files_with_extension, io_error};
 
 /// Which part of the corpus a message belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -113,22 +113,13 @@ pub struct Corpus {
 
 /// Reads every `*.jsonl` file of `dir` (in name order). Repeated texts keep their first line.
 pub fn read_corpus(dir: &Path) -> Result<Corpus, DatasetError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| DatasetError::Io { path, source }
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
+    let files = files_with_extension(dir, "jsonl")?;
     let mut hasher = Sha256::new();
     let mut seen = BTreeSet::new();
     let mut messages = Vec::new();
     let mut duplicates = 0;
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(io(&file))?;
+        let text = std::fs::read_to_string(&file).map_err(io_error(&file))?;
         if let Some(name) = file.file_name() {
             hasher.update(name.as_encoded_bytes());
         }

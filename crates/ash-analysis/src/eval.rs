@@ -47,21 +47,28 @@ struct Entry {
     message: String,
 }
 
-/// Reads every `*.json` phrase file of `dir`.
-pub fn read_dataset(dir: &Path) -> Result<Vec<Phrase>, DatasetError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| DatasetError::Io { path, source }
-    };
+/// A reader error that names `path`.
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError {
+    let path = path.to_owned();
+    move |source| DatasetError::Io { path, source }
+}
+
+/// The files of `dir` with extension `ext`, in name order.
+pub(crate) fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, DatasetError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
+        .map_err(io_error(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
     files.sort();
+    Ok(files)
+}
+
+/// Reads every `*.json` phrase file of `dir`.
+pub fn read_dataset(dir: &Path) -> Result<Vec<Phrase>, DatasetError> {
     let mut phrases = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).map_err(io(&file))?;
+    for file in files_with_extension(dir, "json")? {
+        let text = std::fs::read_to_string(&file).map_err(io_error(&file))?;
         let format = |message: String| DatasetError::Format {
             path: file.clone(),
             message,

@@ -84,6 +84,21 @@ fn params(kind: Kind, y: &[usize]) -> Params {
     }
 }
 
+/// A trained head (logistic or MLP) fitted on `train`.
+fn fit_head(kind: Kind, train: &[&Example]) -> Result<Vec<ash_config::HeadLayer>> {
+    let x: Vec<&[f32]> = train.iter().map(|e| e.x.as_slice()).collect();
+    let y: Vec<usize> = train.iter().map(|e| e.y).collect();
+    let embedding_dim = train.first().map_or(0, |e| e.embedding.len());
+    fit::fit_scaled(
+        kind,
+        &x,
+        &y,
+        &params(kind, &y),
+        embedding_dim,
+        EMBEDDING_SCALE,
+    )
+}
+
 /// Logits of `kind` trained on `train`, for `query`.
 fn train_and_score(kind: Kind, train: &[&Example], query: &[&Example]) -> Result<Vec<Vec<f64>>> {
     if let Kind::NearestExemplar { k } = kind {
@@ -96,16 +111,7 @@ fn train_and_score(kind: Kind, train: &[&Example], query: &[&Example]) -> Result
             .map(|q| fit::nearest_exemplar_logits(&pairs, &q.embedding, k))
             .collect());
     }
-    let x: Vec<&[f32]> = train.iter().map(|e| e.x.as_slice()).collect();
-    let y: Vec<usize> = train.iter().map(|e| e.y).collect();
-    let layers = fit::fit_scaled(
-        kind,
-        &x,
-        &y,
-        &params(kind, &y),
-        train[0].embedding.len(),
-        EMBEDDING_SCALE,
-    )?;
+    let layers = fit_head(kind, train)?;
     let head = RiskHeadConfig {
         layers,
         ..RiskHeadConfig::default()
@@ -285,16 +291,7 @@ fn main() -> Result<()> {
     ));
 
     // 2. Fit on train; calibrate and choose thresholds on validation.
-    let x: Vec<&[f32]> = train.iter().map(|e| e.x.as_slice()).collect();
-    let y: Vec<usize> = train.iter().map(|e| e.y).collect();
-    let layers = fit::fit_scaled(
-        kind,
-        &x,
-        &y,
-        &params(kind, &y),
-        train[0].embedding.len(),
-        EMBEDDING_SCALE,
-    )?;
+    let layers = fit_head(kind, &train)?;
     let fitted = RiskHeadConfig {
         layers,
         temperature: 1.0,
