@@ -449,3 +449,30 @@ fn shadow_mode_reports_the_head_but_decides_the_old_way() {
     assert!(d.shadow_disagrees());
     assert!(!d.rules.contains(&Rule::RiskHead));
 }
+
+#[test]
+fn calibrated_thresholds_reach_every_stage_role_levels_and_votes_included() {
+    let a = with_mode(EnsembleMode::Majority);
+    let calibrated = ash_analysis::LearnedAdjustment {
+        thresholds: Some(ash_config::LevelThresholds {
+            low: 0.15,
+            medium: 0.55,
+            high: 0.7,
+            critical: 0.9,
+        }),
+        ..Default::default()
+    };
+    let plain = a.analyze("so so", ModelEvidence::Outputs(&outputs(&[0.5, 0.5, 0.5])));
+    assert!(plain.roles.values().all(|r| r.level == CrisisLevel::Medium));
+    let d = a.analyze_adjusted(
+        "so so",
+        ModelEvidence::Outputs(&outputs(&[0.5, 0.5, 0.5])),
+        Some(&calibrated),
+    );
+    assert!(
+        d.roles.values().all(|r| r.level == CrisisLevel::Low),
+        "{:?}",
+        d.roles
+    );
+    assert!(d.rules.contains(&Rule::CalibratedThresholds));
+}
