@@ -241,7 +241,7 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
     let mut floor = PatternFloor::of(&e.patterns);
     if let Some(head) = deciding_head
         && (floor.explicit_intent || floor.third_party)
-        && head.at_or_above(CrisisLevel::Medium) < e.config.risk_head.floor_support
+        && !crate::head::supports_floor(&e.config.risk_head, &head.probabilities)
     {
         // The head reads no distress at all in a message with explicit words ("kms the wifi
         // died lol"): the words alone do not page staff. Without the head, floors always hold.
@@ -334,38 +334,29 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
             .is_some_and(|r| r.level >= CrisisLevel::High)
         && level < CrisisLevel::High
     {
-        level = CrisisLevel::High;
-        score = score.max(thresholds.high);
         rules.insert(Rule::EnsembleRaisedToHigh);
+        raise(&mut level, &mut score, CrisisLevel::High, thresholds);
     }
 
     // Safety rules: they only ever raise the level.
     if explicit_intent {
         rules.insert(Rule::ExplicitIntentFloor);
-        if level < CrisisLevel::High {
-            level = CrisisLevel::High;
-            score = score.max(thresholds.high);
-        }
+        raise(&mut level, &mut score, CrisisLevel::High, thresholds);
         floor_applied = true;
         if imminence {
             rules.insert(Rule::ImminentRiskCritical);
-            level = CrisisLevel::Critical;
-            score = score.max(thresholds.critical);
+            raise(&mut level, &mut score, CrisisLevel::Critical, thresholds);
         }
     }
     if third_party {
         rules.insert(Rule::ThirdPartyAtRisk);
-        if level < CrisisLevel::High {
-            level = CrisisLevel::High;
-            score = score.max(thresholds.high);
-        }
+        raise(&mut level, &mut score, CrisisLevel::High, thresholds);
         floor_applied = true;
     }
     let no_models = e.roles.is_empty();
     if no_models && level == CrisisLevel::None && !crisis.is_empty() {
         rules.insert(Rule::DegradedPatternsNotNone);
-        level = CrisisLevel::Low;
-        score = score.max(thresholds.low);
+        raise(&mut level, &mut score, CrisisLevel::Low, thresholds);
         floor_applied = true;
     }
 
@@ -480,15 +471,18 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
     }
 }
 
+/// Raises `level` to `to` (and `score` to the lowest score of its band); never lowers either.
+fn raise(level: &mut CrisisLevel, score: &mut f64, to: CrisisLevel, t: &LevelThresholds) {
+    if *level < to {
+        *level = to;
+        *score = score.max(crate::head::band(t, to).0);
+    }
+}
+
 /// The middle of a level's band (where a correction pulls a score to).
 pub(crate) fn representative_score(t: &LevelThresholds, level: CrisisLevel) -> f64 {
-    match level {
-        CrisisLevel::None => t.low / 2.0,
-        CrisisLevel::Low => (t.low + t.medium) / 2.0,
-        CrisisLevel::Medium => (t.medium + t.high) / 2.0,
-        CrisisLevel::High => (t.high + t.critical) / 2.0,
-        CrisisLevel::Critical => (t.critical + 1.0) / 2.0,
-    }
+    let (lo, hi) = crate::head::band(t, level);
+    (lo + hi) / 2.0
 }
 
 /// Confidence from agreement and margin, not from the score itself:
@@ -523,13 +517,7 @@ fn confidence(
         Some(_) => 0.8,
         None => 0.4,
     };
-    let (lo, hi) = match level {
-        CrisisLevel::None => (0.0, t.low),
-        CrisisLevel::Low => (t.low, t.medium),
-        CrisisLevel::Medium => (t.medium, t.high),
-        CrisisLevel::High => (t.high, t.critical),
-        CrisisLevel::Critical => (t.critical, 1.0),
-    };
+    let (lo, hi) = crate::head::band(t, level);
     let half = ((hi - lo) / 2.0).max(1e-9);
     let margin = match level {
         CrisisLevel::None => ((hi - score) / (hi - lo).max(1e-9)).clamp(0.0, 1.0),

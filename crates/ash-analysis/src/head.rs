@@ -164,6 +164,13 @@ pub fn level_of(head: &RiskHeadConfig, p: &[f64; 5]) -> CrisisLevel {
     level
 }
 
+/// Whether the head reads enough distress (probability of `medium` or above) for a pattern floor
+/// to apply while it decides (`RiskHeadConfig::floor_support`). The decision and the trainer's
+/// threshold search both ask this, so they cannot drift apart.
+pub fn supports_floor(head: &RiskHeadConfig, p: &[f64; 5]) -> bool {
+    p[CrisisLevel::Medium.rank() as usize..].iter().sum::<f64>() >= head.floor_support
+}
+
 /// Where inside `level`'s band of `t` the score lies: how close the next level came to its own
 /// threshold (for `critical`, how far past its threshold it is). Monotone in the probabilities of
 /// the higher levels, and always inside the band.

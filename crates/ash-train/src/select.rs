@@ -19,8 +19,11 @@ pub(crate) struct Scored<'a> {
 /// The decision's level: the head's, raised to the pattern floor when the head supports it
 /// (as `ash_analysis::decision` does).
 fn decided(head: &RiskHeadConfig, p: &[f64; 5], floor: usize) -> usize {
-    let supported = p[2..].iter().sum::<f64>() >= head.floor_support;
-    let floor = if supported { floor } else { 0 };
+    let floor = if head::supports_floor(head, p) {
+        floor
+    } else {
+        0
+    };
     (head::level_of(head, p).rank() as usize).max(floor)
 }
 
