@@ -55,6 +55,10 @@ pub enum Rule {
     FloorNotSupportedByHead,
     /// The zero-shot ensemble read high risk where the head did not: raised to high.
     EnsembleRaisedToHigh,
+    /// The user's recent messages escalate: the answer was raised (bounded).
+    ConversationEscalation,
+    /// A recent message of the user was high risk: the answer stays at most one level below it.
+    RecentRiskCarriedOver,
 }
 
 /// Why an answer is degraded.
@@ -127,9 +131,69 @@ pub struct Decision {
     pub head_mode: RiskHeadMode,
     /// The person at risk is someone else (a friend's goodbye, an attempt): staff must know.
     pub third_party: bool,
+    /// What the user's recent messages said, when the request carried them.
+    pub context: Option<crate::context::ContextAnalysis>,
+    /// False when there was nothing to analyse (see [`Decision::nothing_to_analyze`]).
+    pub analyzed: bool,
 }
 
 impl Decision {
+    /// The answer to a message with no text (an attachment or a sticker only): `none`, sure of
+    /// it, and marked as not analysed. Clients count an error as a failure, and enough failures
+    /// make them stop asking, so this is an answer, not an error.
+    pub fn nothing_to_analyze(config: &Config) -> Self {
+        Decision {
+            level: CrisisLevel::None,
+            crisis_score: 0.0,
+            confidence: 1.0,
+            needs_response: false,
+            requires_staff_review: false,
+            gaps_detected: false,
+            ensemble_mode: config.analysis.ensemble.mode,
+            ensemble_score: None,
+            pattern_score: 0.0,
+            method: "nothing_to_analyze".to_owned(),
+            degraded: None,
+            detected_categories: Vec::new(),
+            roles: BTreeMap::new(),
+            patterns: Vec::new(),
+            rules: Vec::new(),
+            staff_review_reasons: Vec::new(),
+            contributions: Contributions::default(),
+            stages: Stages::default(),
+            label_set: None,
+            recommended_action: recommended_action(CrisisLevel::None),
+            learned: None,
+            head: None,
+            head_mode: config.analysis.risk_head.mode,
+            third_party: false,
+            context: None,
+            analyzed: false,
+        }
+    }
+
+    /// Raises the answer to `to` because of the conversation (`rule` says why). Never lowers.
+    pub(crate) fn raise_for_context(&mut self, to: CrisisLevel, rule: Rule, config: &Config) {
+        if to <= self.level {
+            return;
+        }
+        self.level = to;
+        self.crisis_score = self
+            .crisis_score
+            .max(crate::head::band(&crate::scale::CLIENT_SCALE, to).0);
+        self.needs_response = to >= config.analysis.decision.needs_response_at_or_above;
+        self.recommended_action = recommended_action(to);
+        self.staff_review_reasons
+            .push("the conversation raised the level".to_owned());
+        self.requires_staff_review = true;
+        for r in [rule, Rule::StaffReviewRequired] {
+            if !self.rules.contains(&r) {
+                self.rules.push(r);
+            }
+        }
+        self.rules.sort();
+    }
+
     /// True when the head ran in shadow mode and its level differs from the decision's.
     pub fn shadow_disagrees(&self) -> bool {
         self.head_mode == RiskHeadMode::Shadow
@@ -431,7 +495,7 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
     let method = method(&e, mode.as_str());
     Decision {
         level,
-        crisis_score: score.clamp(0.0, 1.0),
+        crisis_score: crate::scale::to_client_scale(score, level, thresholds),
         confidence,
         needs_response: level >= analysis.decision.needs_response_at_or_above,
         requires_staff_review,
@@ -468,6 +532,8 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
         head: e.head,
         head_mode: e.head_mode,
         third_party,
+        context: None,
+        analyzed: true,
     }
 }
 

@@ -4,6 +4,7 @@ use ash_config::CrisisLevel;
 use serde::Serialize;
 
 use crate::decision::{Decision, Rule};
+use crate::patterns::PatternMatch;
 
 /// One pattern in the explanation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -29,6 +30,11 @@ pub struct ExplainedRole {
 /// Why the decision came out as it did.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
+    /// One short sentence for a staff alert: the level and the main reason.
+    pub decision_summary: String,
+    /// At most [`MAX_KEY_FACTORS`] short reasons, strongest first, that fit a 1,024-character
+    /// alert field together. Names and numbers only, never message text.
+    pub key_factors: Vec<String>,
     /// One paragraph for a person.
     pub summary: String,
     pub patterns: Vec<ExplainedPattern>,
@@ -73,6 +79,12 @@ impl Rule {
             Rule::EnsembleRaisedToHigh => {
                 "the zero-shot models read high risk where the risk head did not: raised to high"
             }
+            Rule::ConversationEscalation => {
+                "the user's recent messages escalate: the level was raised by context"
+            }
+            Rule::RecentRiskCarriedOver => {
+                "a recent message of the user was high risk: the level stays close to it"
+            }
             Rule::FloorNotSupportedByHead => {
                 "explicit words set no floor because the risk head read no distress in the message"
             }
@@ -80,10 +92,18 @@ impl Rule {
     }
 }
 
+/// Most key factors an explanation lists (Ash-Bot shows them in one alert field).
+pub const MAX_KEY_FACTORS: usize = 5;
+/// Longest key factor, in characters: five of them and their separators fit 1,024.
+const MAX_KEY_FACTOR_CHARS: usize = 190;
+
 impl Decision {
     /// The explanation of this decision.
     pub fn explanation(&self) -> Explanation {
+        let key_factors = self.key_factors();
         Explanation {
+            decision_summary: self.decision_summary(&key_factors),
+            key_factors,
             summary: self.summary(),
             patterns: self
                 .patterns
@@ -113,6 +133,105 @@ impl Decision {
             staff_review_reasons: self.staff_review_reasons.clone(),
             stages: self.stages.clone(),
             learned: self.learned.clone(),
+        }
+    }
+
+    /// The reasons behind the level, strongest first: the safety rules that set it, the deciding
+    /// head, context, the strongest pattern families and roles, and degradation.
+    fn key_factors(&self) -> Vec<String> {
+        let mut factors = Vec::new();
+        if let Some(d) = &self.degraded {
+            factors.push(format!(
+                "degraded analysis ({}): patterns and floors only",
+                d.reason
+            ));
+        }
+        for rule in &self.rules {
+            if matches!(
+                rule,
+                Rule::ImminentRiskCritical
+                    | Rule::ExplicitIntentFloor
+                    | Rule::ThirdPartyAtRisk
+                    | Rule::ConversationEscalation
+                    | Rule::RecentRiskCarriedOver
+                    | Rule::EnsembleRaisedToHigh
+                    | Rule::DegradedPatternsNotNone
+                    | Rule::LearnedCorrection
+            ) {
+                factors.push(rule.describe().to_owned());
+            }
+        }
+        if let Some(c) = &self.context
+            && c.escalation_detected
+            && !self.rules.contains(&Rule::ConversationEscalation)
+        {
+            factors.push(format!(
+                "conversation: {} escalation ({})",
+                serde_json::to_value(c.escalation_rate)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                c.escalation_pattern
+            ));
+        }
+        if let Some(h) = self
+            .head
+            .as_ref()
+            .filter(|_| self.head_mode == ash_config::RiskHeadMode::Decide)
+        {
+            factors.push(format!(
+                "risk head reads {} (probability {:.2})",
+                h.level,
+                h.chosen_probability()
+            ));
+        }
+        let mut families: Vec<&PatternMatch> = Vec::new();
+        for m in self.patterns.iter().filter(|m| !m.negated) {
+            if !families.iter().any(|f| f.family == m.family) {
+                families.push(m);
+            }
+        }
+        families.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        for m in families.iter().take(2) {
+            factors.push(format!("pattern family {} ({:?})", m.family, m.effect).to_lowercase());
+        }
+        if let Some((role, r)) = self
+            .roles
+            .iter()
+            .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
+        {
+            factors.push(format!(
+                "{role} model reads \"{}\" ({:.2})",
+                r.top_label, r.top_probability
+            ));
+        }
+        factors.truncate(MAX_KEY_FACTORS);
+        for f in &mut factors {
+            if f.chars().count() > MAX_KEY_FACTOR_CHARS {
+                *f = f.chars().take(MAX_KEY_FACTOR_CHARS - 1).collect::<String>() + "…";
+            }
+        }
+        factors
+    }
+
+    /// `"<Level> (score s, confidence c): <first key factor>."`
+    fn decision_summary(&self, key_factors: &[String]) -> String {
+        let head = format!(
+            "{} (score {:.2}, confidence {:.2})",
+            match self.level {
+                CrisisLevel::None => "No concern",
+                CrisisLevel::Low => "Low concern",
+                CrisisLevel::Medium => "Medium concern",
+                CrisisLevel::High => "High risk",
+                CrisisLevel::Critical => "Critical risk",
+            },
+            self.crisis_score,
+            self.confidence
+        );
+        match key_factors.first() {
+            Some(reason) => format!("{head}: {reason}."),
+            None if self.level == CrisisLevel::None => format!("{head}: no sign of crisis."),
+            None => format!("{head}."),
         }
     }
 

@@ -7,6 +7,7 @@
 //! **Invariants:** the safety rules only raise a level; a degraded analysis says so and never
 //! turns crisis patterns into `none`; no output contains the message text.
 
+pub mod context;
 pub mod corpus;
 pub mod decision;
 pub mod ensemble;
@@ -15,18 +16,20 @@ mod explain;
 pub mod head;
 pub mod normalize;
 pub mod patterns;
+pub mod scale;
 
 use std::sync::Arc;
 
 use ash_config::{Config, CrisisLevel, LevelThresholds, RiskHeadMode};
 use ash_models::ModelOutputs;
 
+pub use context::{ContextAnalysis, HistoryEntry};
 pub use decision::{
     Contributions, Decision, Degradation, LearnedInfo, PatternFloor, Rule, Stages,
     recommended_action,
 };
 pub use ensemble::RoleResult;
-pub use explain::{ExplainedPattern, ExplainedRole, Explanation};
+pub use explain::{ExplainedPattern, ExplainedRole, Explanation, MAX_KEY_FACTORS};
 pub use head::HeadResult;
 pub use patterns::{PatternEngine, PatternMatch};
 
@@ -195,6 +198,47 @@ impl Analyzer {
             head,
             head_mode: config.analysis.risk_head.mode,
         })
+    }
+
+    /// Analyses one message in the light of the user's recent messages (`history`, as the client
+    /// sent it; `now` is when the current message is analysed). With context switched off the
+    /// history is not read, and the decision carries no context analysis.
+    pub fn analyze_in_context(
+        &self,
+        text: &str,
+        models: ModelEvidence<'_>,
+        adjustment: Option<&LearnedAdjustment>,
+        history: &[HistoryEntry<'_>],
+        now: jiff::Timestamp,
+    ) -> Decision {
+        let mut decision = self.analyze_adjusted(text, models, adjustment);
+        let settings = &self.config.analysis.context;
+        if !settings.enabled {
+            return decision;
+        }
+        let judge = |item: &str| match settings.unscored_history {
+            ash_config::UnscoredHistory::Safe => 0.0,
+            ash_config::UnscoredHistory::Patterns => {
+                self.analyze(item, ModelEvidence::Disabled).crisis_score
+            }
+        };
+        let (analysis, raise_to) = context::analyze(
+            history,
+            now,
+            (decision.level, decision.crisis_score),
+            settings,
+            &judge,
+        );
+        if let Some(to) = raise_to {
+            let rule = if analysis.escalation_detected {
+                Rule::ConversationEscalation
+            } else {
+                Rule::RecentRiskCarriedOver
+            };
+            decision.raise_for_context(to, rule, &self.config);
+        }
+        decision.context = Some(analysis);
+        decision
     }
 
     /// The risk head's answer, when a head is configured, switched on, and the message has an

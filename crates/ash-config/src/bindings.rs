@@ -211,6 +211,13 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         "risk_head.ensemble_raises_to_high",
         Bool,
     ),
+    bind("NLP_CONTEXT_ENABLED", Analysis, "context.enabled", Bool),
+    bind(
+        "NLP_CONTEXT_UNSCORED_HISTORY",
+        Analysis,
+        "context.unscored_history",
+        OneOf(&["safe", "patterns"]),
+    ),
     bind(
         "NLP_ENSEMBLE_MODE",
         Analysis,

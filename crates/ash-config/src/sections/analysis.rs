@@ -16,6 +16,8 @@ pub struct AnalysisConfig {
     pub decision: DecisionConfig,
     pub learning: LearningConfig,
     pub risk_head: RiskHeadUse,
+    /// How a user's recent messages are read (`message_history`).
+    pub context: super::ContextConfig,
 }
 
 /// How the trained risk head (`risk_head.yaml`) takes part in decisions.
@@ -357,6 +359,7 @@ impl Validate for AnalysisConfig {
                 );
             });
         });
+        v.at("context", |v| self.context.validate(v));
         v.at("staff_review", |v| {
             v.unit(
                 "medium_confidence_below",

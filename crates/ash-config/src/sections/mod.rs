@@ -5,6 +5,7 @@
 //! (models, label sets, pattern vocabularies, thresholds).
 
 mod analysis;
+mod context;
 mod features;
 mod labels;
 mod logging;
@@ -16,6 +17,7 @@ mod server;
 mod storage;
 
 pub use analysis::*;
+pub use context::*;
 pub use features::*;
 pub use labels::*;
 pub use logging::*;
