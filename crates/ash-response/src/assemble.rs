@@ -1,7 +1,9 @@
 //! Domain → wire: a [`Decision`] becomes an [`AnalyzeResponse`].
 
-use ash_analysis::Decision;
-use ash_config::CrisisLevel;
+use std::collections::BTreeMap;
+
+use ash_analysis::{Decision, Rule};
+use ash_config::{CrisisLevel, RiskHeadMode};
 
 use crate::wire::*;
 
@@ -9,8 +11,13 @@ use crate::wire::*;
 #[derive(Clone, Debug)]
 pub struct RequestMeta {
     pub request_id: String,
+    /// When the request was analysed (also the `now` of its history).
+    pub received_at: jiff::Timestamp,
     pub processing_time_ms: f64,
     pub include_explanation: bool,
+    pub verbosity: Verbosity,
+    /// Answer `context_analysis` even when the decision has none (no history was sent).
+    pub include_context_analysis: bool,
     /// What answered, for `model_info` (e.g. `minilm (embedding); label set enhanced_crisis`).
     pub model_info: String,
     /// The configuration generation the request was analysed under.
@@ -61,23 +68,10 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
             )
         })
         .collect();
-    let mut models_used: Vec<String> = decision.roles.values().map(|r| r.model.clone()).collect();
-    models_used.sort();
-    models_used.dedup();
-    let signals = decision
-        .roles
-        .iter()
-        .map(|(role, r)| {
-            (
-                role.clone(),
-                RoleSignal {
-                    label: r.top_label.clone(),
-                    probability: round(r.top_probability),
-                    score: round(r.score),
-                },
-            )
-        })
-        .collect();
+    let mut model_names: Vec<String> = decision.roles.values().map(|r| r.model.clone()).collect();
+    model_names.sort();
+    model_names.dedup();
+    let signals = signals(decision);
     let rules_fired = decision
         .rules
         .iter()
@@ -122,18 +116,41 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
                 rules_fired,
                 ai_model_details: AiModelDetails {
                     individual_results,
-                    models_used,
+                    models_used: model_names,
                 },
             },
         },
         severity: severity(decision.level),
+        crisis_score: round(decision.crisis_score),
+        confidence: round(decision.confidence),
         crisis_detected: decision.level >= CrisisLevel::Medium,
         requires_intervention: decision.level >= CrisisLevel::High,
-        recommended_action: decision.recommended_action.to_owned(),
+        recommended_action: client_action(decision.level).to_owned(),
+        staff_action: decision.recommended_action.to_owned(),
+        timestamp: meta
+            .received_at
+            .round(jiff::Unit::Millisecond)
+            .map_or_else(|_| meta.received_at.to_string(), |t| t.to_string()),
+        models_used: signals.keys().cloned().collect(),
         signals,
-        explanation: meta.include_explanation.then(|| {
-            serde_json::to_value(decision.explanation()).unwrap_or(serde_json::Value::Null)
+        consensus: consensus(decision),
+        conflict_analysis: ConflictAnalysis {
+            has_conflicts: decision.gaps_detected,
+            reasons: if decision.gaps_detected {
+                vec![Rule::GapDetected.describe().to_owned()]
+            } else {
+                Vec::new()
+            },
+        },
+        context_analysis: decision.context.clone().or_else(|| {
+            meta.include_context_analysis.then(|| {
+                ash_analysis::context::without_history(decision.level, decision.crisis_score)
+            })
         }),
+        analyzed: decision.analyzed,
+        explanation: meta
+            .include_explanation
+            .then(|| explanation(decision, meta.verbosity)),
         is_degraded: decision.degraded.is_some(),
         degraded_reason: decision.degraded.as_ref().map(|d| d.reason.clone()),
         request_id: meta.request_id.clone(),
@@ -154,11 +171,89 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
 
 /// An error body.
 pub fn error(code: &str, message: impl Into<String>, field: Option<String>) -> ErrorResponse {
+    let message = message.into();
     ErrorResponse {
+        message: message.clone(),
         error: ErrorBody {
             code: code.to_owned(),
-            message: message.into(),
+            message,
             field,
         },
+    }
+}
+
+/// What the v5 clients expect to be done, by level (their names).
+pub fn client_action(level: CrisisLevel) -> &'static str {
+    match level {
+        CrisisLevel::None => "none",
+        CrisisLevel::Low => "passive_monitoring",
+        CrisisLevel::Medium => "standard_monitoring",
+        CrisisLevel::High => "priority_response",
+        CrisisLevel::Critical => "immediate_outreach",
+    }
+}
+
+/// `signals`: one entry per zero-shot role, and the risk head when it decides.
+fn signals(decision: &Decision) -> BTreeMap<String, Signal> {
+    let mut signals: BTreeMap<String, Signal> = decision
+        .roles
+        .iter()
+        .map(|(role, r)| {
+            (
+                role.clone(),
+                Signal {
+                    label: r.top_label.clone(),
+                    score: round(r.top_probability),
+                    crisis_signal: round(r.score),
+                },
+            )
+        })
+        .collect();
+    if let Some(h) = decision
+        .head
+        .as_ref()
+        .filter(|_| decision.head_mode == RiskHeadMode::Decide)
+    {
+        let at_or_above_medium: f64 = h.probabilities[CrisisLevel::Medium.rank() as usize..]
+            .iter()
+            .sum();
+        signals.insert(
+            "risk_head".to_owned(),
+            Signal {
+                label: h.level.as_str().to_owned(),
+                score: round(h.chosen_probability()),
+                crisis_signal: round(at_or_above_medium),
+            },
+        );
+    }
+    signals
+}
+
+/// The level most roles read, and how many of them read it.
+fn consensus(decision: &Decision) -> Option<Consensus> {
+    let mut counts: BTreeMap<CrisisLevel, usize> = BTreeMap::new();
+    for r in decision.roles.values() {
+        *counts.entry(r.level).or_default() += 1;
+    }
+    // Ties go to the higher level.
+    let (level, count) = counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))?;
+    Some(Consensus {
+        level: severity(*level),
+        agreement: round(*count as f64 / decision.roles.len() as f64),
+        roles: decision.roles.len(),
+    })
+}
+
+/// The explanation object at the requested verbosity.
+fn explanation(decision: &Decision, verbosity: Verbosity) -> serde_json::Value {
+    let full = decision.explanation();
+    match verbosity {
+        Verbosity::Minimal => serde_json::json!({
+            "decision_summary": full.decision_summary,
+            "key_factors": full.key_factors,
+        }),
+        Verbosity::Standard | Verbosity::Detailed => serde_json::to_value(full).unwrap_or_default(),
     }
 }

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 /// `POST /analyze`. Unknown fields are ignored (clients may send more).
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct AnalyzeRequest {
-    /// The chat message. Required, not blank, at most the configured number of characters.
+    /// The chat message. Required, at most the configured number of characters. Empty or blank
+    /// (an attachment-only message) is answered `safe` with `analyzed: false`, never an error.
     pub message: Option<String>,
     /// Sender id (string or number). Never echoed; logged only as a hash at debug level.
     #[serde(default, deserialize_with = "optional_id")]
@@ -21,6 +22,45 @@ pub struct AnalyzeRequest {
     /// Include the structured `explanation` in the response.
     #[serde(default)]
     pub include_explanation: bool,
+    /// How much of the explanation to include (`verbosity` is accepted as another name).
+    #[serde(default, alias = "verbosity")]
+    pub explanation_verbosity: Option<Verbosity>,
+    /// Include `context_analysis` even when no history was sent.
+    #[serde(default)]
+    pub include_context_analysis: bool,
+    /// Up to 20 earlier messages of the same user, newest first. Read leniently: items that do not
+    /// fit are ignored and named in `context_analysis.notes`, never refused. Analysed, never
+    /// stored or logged.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<HistoryItem>>)]
+    pub message_history: Option<serde_json::Value>,
+    /// IANA time zone of the user (e.g. `America/Chicago`); an unknown name is noted, not refused.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub user_timezone: Option<serde_json::Value>,
+}
+
+/// One item of `message_history` (documentation of what is read; see `AnalyzeRequest`).
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct HistoryItem {
+    pub message: Option<String>,
+    /// ISO-8601; without an offset it is read as UTC.
+    pub timestamp: Option<String>,
+    /// The `crisis_score` this service gave the message earlier, when the client kept it.
+    pub crisis_score: Option<f64>,
+    /// String or number; not used.
+    #[schema(value_type = Option<String>)]
+    pub message_id: Option<serde_json::Value>,
+}
+
+/// `minimal`: `decision_summary` and `key_factors` only; `standard` and `detailed`: everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verbosity {
+    Minimal,
+    #[default]
+    Standard,
+    Detailed,
 }
 
 /// Discord ids arrive as strings or numbers; both are accepted, anything else is an error.
@@ -37,7 +77,25 @@ fn optional_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
     }))
 }
 
-/// One message of `POST /analyze/batch`.
+/// One message of `POST /analyze/batch`: an object, or the plain text.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchEntry {
+    Text(String),
+    Item(BatchItem),
+}
+
+impl BatchEntry {
+    /// The message, whichever form it came in.
+    pub fn into_message(self) -> Option<String> {
+        match self {
+            BatchEntry::Text(text) => Some(text),
+            BatchEntry::Item(item) => item.message,
+        }
+    }
+}
+
+/// One message of `POST /analyze/batch`, as an object.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct BatchItem {
     pub message: Option<String>,
@@ -52,9 +110,14 @@ pub struct BatchItem {
 /// `POST /analyze/batch`: 1 to the configured maximum (100) messages, answered in order.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 pub struct BatchRequest {
-    pub messages: Option<Vec<BatchItem>>,
+    pub messages: Option<Vec<BatchEntry>>,
     #[serde(default)]
     pub include_explanation: bool,
+    #[serde(default, alias = "verbosity")]
+    pub explanation_verbosity: Option<Verbosity>,
+    /// Include `context_analysis` (no history in a batch: it says so).
+    #[serde(default)]
+    pub include_context_analysis: bool,
 }
 
 /// The four levels Ash-Bot v3.1 understands.
@@ -97,15 +160,38 @@ pub struct AnalyzeResponse {
     pub analysis: AnalysisEnvelope,
     /// `safe|low|medium|high|critical`.
     pub severity: Severity,
+    /// 0–1 on the clients' fixed scale: critical ≥ 0.85, high ≥ 0.55, medium ≥ 0.28, low ≥ 0.16,
+    /// else safe. Graded with those bands it gives back `severity` exactly (see docs/analysis.md).
+    pub crisis_score: f64,
+    /// How sure the service is of `severity`, 0–1 (the same value as `confidence_score`).
+    pub confidence: f64,
     /// Level medium or above.
     pub crisis_detected: bool,
     /// Level high or above: a person should act now.
     pub requires_intervention: bool,
-    /// `none|monitor|staff_check_in|urgent_staff_response|immediate_intervention`.
+    /// `none|passive_monitoring|standard_monitoring|priority_response|immediate_outreach`.
     pub recommended_action: String,
-    /// Per role: the label it read and its score.
-    pub signals: BTreeMap<String, RoleSignal>,
-    /// Present when the request asked for it (`include_explanation: true`).
+    /// The same advice in staff terms:
+    /// `none|monitor|staff_check_in|urgent_staff_response|immediate_intervention`.
+    pub staff_action: String,
+    /// When the answer was made (RFC 3339, UTC).
+    pub timestamp: String,
+    /// The names of the signals that took part (the keys of `signals`).
+    pub models_used: Vec<String>,
+    /// Per signal: the label it read, its confidence in it, and how far it points to crisis.
+    pub signals: BTreeMap<String, Signal>,
+    /// How far the zero-shot roles agree, when any answered.
+    pub consensus: Option<Consensus>,
+    pub conflict_analysis: ConflictAnalysis,
+    /// Present when the request carried `message_history` or asked for it
+    /// (`include_context_analysis: true`).
+    #[schema(value_type = Option<Object>)]
+    pub context_analysis: Option<ash_analysis::ContextAnalysis>,
+    /// False when there was nothing to analyse (an empty or blank message): the answer is `safe`.
+    pub analyzed: bool,
+    /// Present when the request asked for it (`include_explanation: true`): `decision_summary`,
+    /// `key_factors` (at most 5 short strings, never message text) and, unless the verbosity is
+    /// `minimal`, the full breakdown.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub explanation: Option<serde_json::Value>,
@@ -182,12 +268,32 @@ pub struct IndividualResult {
     pub weight: f64,
 }
 
-/// One role in `signals`.
+/// One entry of `signals`: a zero-shot role, or the risk head when it decides.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct RoleSignal {
+pub struct Signal {
     pub label: String,
-    pub probability: f64,
+    /// The signal's confidence in its label, 0–1.
     pub score: f64,
+    /// How much this signal points to crisis, 0–1.
+    pub crisis_signal: f64,
+}
+
+/// Agreement among the zero-shot roles.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Consensus {
+    /// The level most roles read.
+    pub level: Severity,
+    /// Share of roles that read that level.
+    pub agreement: f64,
+    pub roles: usize,
+}
+
+/// Whether the evidence disagrees (gap detection).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ConflictAnalysis {
+    pub has_conflicts: bool,
+    /// Why, in words (no message text).
+    pub reasons: Vec<String>,
 }
 
 /// One matched pattern.
@@ -211,6 +317,8 @@ pub struct BatchResponse {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ErrorResponse {
     pub error: ErrorBody,
+    /// `error.message` again, where clients that log a top-level `message` find it.
+    pub message: String,
 }
 
 /// What went wrong.
@@ -251,6 +359,35 @@ pub struct HealthResponse {
     pub models: serde_json::Value,
     #[schema(value_type = Object)]
     pub config: serde_json::Value,
+}
+
+/// `GET /status`: what is running, for clients that check before a run (Ash-Thrash does).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StatusResponse {
+    pub service: String,
+    pub version: String,
+    pub build: BuildInfo,
+    /// The same status as `/health`.
+    pub status: HealthStatus,
+    /// True when answers are, or would be, marked degraded (models missing or loading).
+    pub is_degraded: bool,
+    pub uptime_seconds: f64,
+    pub label_set: Option<String>,
+    /// Each model with its load and warmup status.
+    #[schema(value_type = Object)]
+    pub models: serde_json::Value,
+    pub config_generation: u64,
+    /// The risk head artefact in use, when one is configured.
+    pub risk_head_version: Option<String>,
+}
+
+/// How the running binary was built.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BuildInfo {
+    /// `release` or `debug`.
+    pub profile: String,
+    pub target_arch: String,
+    pub target_os: String,
 }
 
 /// `GET /stats` (the fields Ash-Bot reads first).

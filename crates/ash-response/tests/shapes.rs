@@ -48,12 +48,19 @@ fn outputs(p: f64) -> ModelOutputs {
     }
 }
 
+fn now() -> jiff::Timestamp {
+    "2026-06-01T22:00:00.125Z".parse().expect("timestamp")
+}
+
 fn meta(id: &str, explain: bool) -> RequestMeta {
     RequestMeta {
         config_generation: 1,
         request_id: id.into(),
+        received_at: now(),
         processing_time_ms: 3.25,
         include_explanation: explain,
+        verbosity: Verbosity::Standard,
+        include_context_analysis: false,
         model_info: "ash-nlp: minilm (embedding); label set enhanced_crisis".into(),
     }
 }
@@ -77,6 +84,45 @@ fn analyze_response_shape() {
         "analyze_none_with_explanation",
         analyze_response(&calm, &meta("req-2", true))
     );
+}
+
+#[test]
+fn nothing_to_analyze_and_minimal_explanation_shapes() {
+    let a = analyzer();
+    let empty = ash_analysis::Decision::nothing_to_analyze(a.config());
+    let r = analyze_response(&empty, &meta("req-5", false));
+    assert!(!r.analyzed);
+    assert_eq!(r.severity, Severity::Safe);
+    insta::assert_json_snapshot!("analyze_nothing_to_analyze", r);
+    let d = a.analyze("I want to die", ModelEvidence::Outputs(&outputs(0.6)));
+    let mut m = meta("req-6", true);
+    m.verbosity = Verbosity::Minimal;
+    let r = analyze_response(&d, &m);
+    insta::assert_json_snapshot!("explanation_minimal", r.explanation);
+}
+
+#[test]
+fn context_analysis_shape() {
+    let a = analyzer();
+    let stamp = |minutes: i64| (now() - jiff::SignedDuration::from_mins(minutes)).to_string();
+    let stamps = [stamp(40), stamp(150), stamp(300)];
+    let history: Vec<ash_analysis::HistoryEntry<'_>> = [(0.45, 0), (0.3, 1), (0.1, 2)]
+        .iter()
+        .map(|&(score, i)| ash_analysis::HistoryEntry {
+            text: Some("earlier"),
+            timestamp: Some(stamps[i].as_str()),
+            crisis_score: Some(score),
+        })
+        .collect();
+    let d = a.analyze_in_context(
+        "I can't do this anymore",
+        ModelEvidence::Outputs(&outputs(0.3)),
+        None,
+        &history,
+        now(),
+    );
+    let r = analyze_response(&d, &meta("req-7", false));
+    insta::assert_json_snapshot!("context_analysis", r.context_analysis);
 }
 
 #[test]

@@ -81,10 +81,57 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let path = e.path().to_string();
             return Err(ApiError::InvalidField {
                 field: if path == "." { "(body)".into() } else { path },
-                reason: inner.to_string(),
+                reason: reason_without_input(&inner.to_string()),
             });
         }
     };
     deserializer.end().map_err(|_| ApiError::InvalidJson)?;
     Ok(value)
+}
+
+/// serde's message without the value it quotes (a message, an id) or its internals (type names,
+/// positions): only what was expected.
+fn reason_without_input(serde_message: &str) -> String {
+    let message = serde_message
+        .split(" at line ")
+        .next()
+        .unwrap_or(serde_message);
+    if message.contains("did not match any variant") {
+        return "expected a message string or an object".to_owned();
+    }
+    if message.starts_with("missing field") {
+        return message.to_owned();
+    }
+    match message.rsplit_once(", expected ") {
+        Some((_, expected)) => format!("expected {expected}"),
+        None => "invalid value".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_name_what_was_expected_never_the_value() {
+        for (message, reason) in [
+            (
+                "invalid type: string \"zq-marker\", expected a boolean at line 1 column 9",
+                "expected a boolean",
+            ),
+            (
+                "unknown variant `zq-marker`, expected one of `minimal`, `standard`, `detailed`",
+                "expected one of `minimal`, `standard`, `detailed`",
+            ),
+            (
+                "data did not match any variant of untagged enum BatchEntry",
+                "expected a message string or an object",
+            ),
+            ("invalid value: zq-marker", "invalid value"),
+        ] {
+            let r = reason_without_input(message);
+            assert_eq!(r, reason);
+            assert!(!r.contains("zq-marker"));
+        }
+    }
 }

@@ -50,6 +50,7 @@ use crate::routes::{admin, analyze, feedback as feedback_routes, health};
         analyze::analyze,
         analyze::analyze_batch,
         health::health,
+        health::status,
         health::ready,
         health::stats,
         health::metrics,
@@ -114,6 +115,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/analyze", post(analyze::analyze))
         .route("/analyze/batch", post(analyze::analyze_batch))
         .route("/health", get(health::health))
+        .route("/status", get(health::status))
         .route("/ready", get(health::ready))
         .route("/stats", get(health::stats))
         .route("/metrics", get(health::metrics))

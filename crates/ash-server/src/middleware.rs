@@ -101,8 +101,11 @@ pub(crate) async fn observe(
         .record(latency.as_secs_f64());
     let outcome = response.extensions().get::<RequestOutcome>().cloned();
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
-    let quiet =
-        method == Method::GET && matches!(endpoint.as_str(), "/health" | "/ready" | "/metrics");
+    let quiet = method == Method::GET
+        && matches!(
+            endpoint.as_str(),
+            "/health" | "/status" | "/ready" | "/metrics"
+        );
     let latency_ms = (latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
     match outcome {
         Some(o) => tracing::info!(

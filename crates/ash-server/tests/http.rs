@@ -103,18 +103,15 @@ fn every_input_error_has_a_clear_code_status_and_field() {
             None => assert!(reply.json["error"].get("field").is_none(), "{}", reply.text),
         }
     };
-    check(
-        server.post("/analyze", &json!({"message": ""})),
-        422,
-        "empty_message",
-        Some("message"),
-    );
-    check(
-        server.post("/analyze", &json!({"message": " \n\t "})),
-        422,
-        "empty_message",
-        Some("message"),
-    );
+    // Nothing to analyse is an answer, not an error (clients count errors toward a breaker).
+    for blank in ["", " \n\t "] {
+        let reply = server.post("/analyze", &json!({"message": blank}));
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(reply.json["analyzed"], false);
+        assert_eq!(reply.json["severity"], "safe");
+        assert_eq!(reply.json["crisis_level"], "none");
+        assert_eq!(reply.json["needs_response"], false);
+    }
     check(
         server.post("/analyze", &json!({"user_id": "1"})),
         422,
@@ -182,13 +179,20 @@ fn every_input_error_has_a_clear_code_status_and_field() {
         "invalid_batch_size",
         Some("messages"),
     );
+    let blank_in_batch = server.post(
+        "/analyze/batch",
+        &json!({"messages": [{"message": "ok"}, {"message": "  "}]}),
+    );
+    assert_eq!(blank_in_batch.status, 200, "{}", blank_in_batch.text);
+    assert_eq!(blank_in_batch.json["results"][1]["analyzed"], false);
+    assert_eq!(blank_in_batch.json["results"][0]["analyzed"], true);
     check(
         server.post(
             "/analyze/batch",
-            &json!({"messages": [{"message": "ok"}, {"message": "  "}]}),
+            &json!({"messages": [{"message": "ok"}, {"user_id": 1}]}),
         ),
         422,
-        "empty_message",
+        "missing_field",
         Some("messages[1].message"),
     );
     // Every error was answered, none crashed the server.
@@ -234,7 +238,7 @@ fn batch_answers_in_order_through_the_model_batcher() {
 fn health_ready_stats_metrics_and_openapi() {
     let server = Server::start();
     server.post("/analyze", &json!({"message": PILLS}));
-    server.post("/analyze", &json!({"message": ""}));
+    server.post("/analyze", &json!({"user_id": "1"}));
     let health = server.get("/health");
     assert_eq!(health.status, 200);
     assert_eq!(health.json["status"], "healthy");

@@ -4,8 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use ash_analysis::{Analyzer, Decision, HistoryEntry};
+use ash_config::Config;
 use ash_response::{
-    AnalyzeRequest, AnalyzeResponse, BatchRequest, BatchResponse, RequestMeta, analyze_response,
+    AnalyzeRequest, AnalyzeResponse, BatchRequest, BatchResponse, RequestMeta, Verbosity,
+    analyze_response,
 };
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -14,7 +17,20 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::middleware::{RequestId, RequestOutcome};
-use crate::state::AppState;
+use crate::state::{AppState, Evidence};
+
+/// Checks a message to analyse: present and not too long. Blank is not an error here: it is
+/// answered as "nothing to analyse" (`None`).
+pub(crate) fn message_to_analyze(
+    message: Option<String>,
+    field: &str,
+    limit: usize,
+) -> Result<Option<String>, ApiError> {
+    match message {
+        Some(m) if m.trim().is_empty() => Ok(None),
+        other => validate_message(other, field, limit).map(Some),
+    }
+}
 
 /// Checks one message: present, not blank, not too long.
 pub(crate) fn validate_message(
@@ -41,17 +57,113 @@ pub(crate) fn validate_message(
     Ok(message)
 }
 
+/// What one message needs besides its text and evidence (shared by single and batch requests).
+struct Context<'a> {
+    state: &'a AppState,
+    config: &'a Config,
+    analyzer: &'a Analyzer,
+    history: &'a [HistoryEntry<'a>],
+    now: jiff::Timestamp,
+}
+
+impl Context<'_> {
+    /// One message through learning, analysis (with its history) and the counters.
+    fn analyze_one(&self, text: Option<&str>, evidence: Option<&Evidence>) -> Decision {
+        let decision = match (text, evidence) {
+            (Some(text), Some(evidence)) => {
+                let adjustment = self
+                    .state
+                    .learning
+                    .adjustment(evidence.embedding(), self.config);
+                self.analyzer.analyze_in_context(
+                    text,
+                    evidence.as_model_evidence(),
+                    adjustment.as_ref(),
+                    self.history,
+                    self.now,
+                )
+            }
+            _ => Decision::nothing_to_analyze(self.config),
+        };
+        self.state.record(&decision);
+        decision
+    }
+}
+
+/// Asks the models about the messages that have text; `None` stays `None`.
+async fn evidence_for(
+    state: &AppState,
+    config: &Config,
+    messages: &[Option<String>],
+) -> Result<Vec<Option<Evidence>>, ApiError> {
+    let texts: Vec<&str> = messages.iter().flatten().map(String::as_str).collect();
+    let mut evidence = if texts.is_empty() {
+        Vec::new()
+    } else {
+        state.evidence(config, &texts).await?
+    }
+    .into_iter();
+    Ok(messages
+        .iter()
+        .map(|m| m.as_ref().and_then(|_| evidence.next()))
+        .collect())
+}
+
+/// `message_history` read leniently: whatever is not a list of objects is noted, never refused.
+fn history_entries(value: Option<&serde_json::Value>) -> (Vec<HistoryEntry<'_>>, Vec<String>) {
+    let mut notes = Vec::new();
+    let items = match value {
+        None | Some(serde_json::Value::Null) => return (Vec::new(), notes),
+        Some(serde_json::Value::Array(items)) => items,
+        Some(_) => {
+            notes.push("message_history_not_a_list".to_owned());
+            return (Vec::new(), notes);
+        }
+    };
+    let entries = items
+        .iter()
+        .map(|item| {
+            if !item.is_object() {
+                notes.push("history_item_not_an_object".to_owned());
+            }
+            if item
+                .get("crisis_score")
+                .is_some_and(|s| !s.is_number() && !s.is_null())
+            {
+                notes.push("history_score_not_a_number_read_as_unscored".to_owned());
+            }
+            HistoryEntry {
+                text: item.get("message").and_then(serde_json::Value::as_str),
+                timestamp: item.get("timestamp").and_then(serde_json::Value::as_str),
+                crisis_score: item.get("crisis_score").and_then(serde_json::Value::as_f64),
+            }
+        })
+        .collect();
+    notes.sort();
+    notes.dedup();
+    (entries, notes)
+}
+
+/// Notes on `user_timezone` (accepted; an unknown name is noted, never refused).
+fn timezone_notes(value: Option<&serde_json::Value>) -> Option<String> {
+    match value {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(name)) if jiff::tz::TimeZone::get(name).is_ok() => None,
+        Some(_) => Some("user_timezone_unknown".to_owned()),
+    }
+}
+
 /// Analyse one message.
 #[utoipa::path(
     post,
     path = "/analyze",
     request_body = AnalyzeRequest,
     responses(
-        (status = 200, description = "The analysis", body = AnalyzeResponse),
+        (status = 200, description = "The analysis (an empty or blank message is answered `safe` with `analyzed: false`)", body = AnalyzeResponse),
         (status = 400, description = "Malformed JSON", body = ash_response::ErrorResponse),
         (status = 413, description = "Body over the byte limit", body = ash_response::ErrorResponse),
         (status = 415, description = "Not application/json", body = ash_response::ErrorResponse),
-        (status = 422, description = "Missing, empty or too long message; wrong field type", body = ash_response::ErrorResponse),
+        (status = 422, description = "Missing or too long message; wrong field type", body = ash_response::ErrorResponse),
         (status = 429, description = "Rate limited (when enabled)", body = ash_response::ErrorResponse),
         (status = 503, description = "Overloaded or timed out; see Retry-After", body = ash_response::ErrorResponse),
     )
@@ -63,35 +175,48 @@ pub(crate) async fn analyze(
     ApiJson(request): ApiJson<AnalyzeRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let now = jiff::Timestamp::now();
     let config = state.config();
-    let message = validate_message(request.message, "message", config.server.max_message_chars)?;
+    let message = message_to_analyze(request.message, "message", config.server.max_message_chars)?;
     let _permit = state.admit(client)?;
     let analyzer = state.analyzer.load_full();
-    let evidence = state.evidence(&config, &[message.as_str()]).await?;
-    let adjustment = state.learning.adjustment(evidence[0].embedding(), &config);
-    let decision = analyzer.analyze_adjusted(
-        &message,
-        evidence[0].as_model_evidence(),
-        adjustment.as_ref(),
-    );
-    state.record(&decision);
+    let messages = [message];
+    let evidence = evidence_for(&state, &config, &messages).await?;
+    let [message] = messages;
+    let (history, mut notes) = history_entries(request.message_history.as_ref());
+    notes.extend(timezone_notes(request.user_timezone.as_ref()));
+    let context = Context {
+        state: &state,
+        config: &config,
+        analyzer: &analyzer,
+        history: &history,
+        now,
+    };
+    let mut decision = context.analyze_one(message.as_deref(), evidence[0].as_ref());
+    if let Some(c) = decision.context.as_mut() {
+        c.notes.extend(notes);
+    }
     if config.logging.include_ids {
         tracing::debug!(request_id = %request_id.0, user_id = ?request.user_id, channel_id = ?request.channel_id, "request ids");
     }
     let meta = RequestMeta {
         request_id: request_id.0.clone(),
+        received_at: now,
         processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
         include_explanation: request.include_explanation,
+        verbosity: request.explanation_verbosity.unwrap_or_default(),
+        include_context_analysis: request.include_context_analysis || !history.is_empty(),
         model_info: state.model_info(),
         config_generation: state.store.status().generation,
     };
     let body = analyze_response(&decision, &meta);
     let mut response = Json(body).into_response();
+    let text = message.as_deref().unwrap_or_default();
     response.extensions_mut().insert(RequestOutcome {
         level: Some(decision.level),
         degraded: decision.degraded.as_ref().map(|d| d.reason.clone()),
-        message_chars: message.chars().count(),
-        message_hash: state.message_hash(&message),
+        message_chars: text.chars().count(),
+        message_hash: state.message_hash(text),
     });
     Ok(response)
 }
@@ -114,6 +239,7 @@ pub(crate) async fn analyze_batch(
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let now = jiff::Timestamp::now();
     let config = state.config();
     let items = request.messages.ok_or_else(|| ApiError::MissingField {
         field: "messages".into(),
@@ -129,8 +255,8 @@ pub(crate) async fn analyze_batch(
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            validate_message(
-                item.message,
+            message_to_analyze(
+                item.into_message(),
                 &format!("messages[{i}].message"),
                 config.server.max_message_chars,
             )
@@ -138,27 +264,33 @@ pub(crate) async fn analyze_batch(
         .collect::<Result<Vec<_>, _>>()?;
     let _permit = state.admit(client)?;
     let analyzer = state.analyzer.load_full();
-    let texts: Vec<&str> = messages.iter().map(String::as_str).collect();
-    let evidence = state.evidence(&config, &texts).await?;
+    let evidence = evidence_for(&state, &config, &messages).await?;
+    let context = Context {
+        state: &state,
+        config: &config,
+        analyzer: &analyzer,
+        history: &[],
+        now,
+    };
     let model_info = state.model_info();
     let config_generation = state.store.status().generation;
-    let mut levels = Vec::with_capacity(texts.len());
-    let results: Vec<_> = texts
+    let mut levels = Vec::with_capacity(messages.len());
+    let results: Vec<_> = messages
         .iter()
         .zip(&evidence)
         .enumerate()
         .map(|(i, (text, ev))| {
-            let adjustment = state.learning.adjustment(ev.embedding(), &config);
-            let decision =
-                analyzer.analyze_adjusted(text, ev.as_model_evidence(), adjustment.as_ref());
-            state.record(&decision);
+            let decision = context.analyze_one(text.as_deref(), ev.as_ref());
             levels.push(decision.level);
             analyze_response(
                 &decision,
                 &RequestMeta {
                     request_id: format!("{}/{i}", request_id.0),
+                    received_at: now,
                     processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
                     include_explanation: request.include_explanation,
+                    verbosity: request.explanation_verbosity.unwrap_or(Verbosity::Standard),
+                    include_context_analysis: request.include_context_analysis,
                     model_info: model_info.clone(),
                     config_generation,
                 },
@@ -175,7 +307,7 @@ pub(crate) async fn analyze_batch(
     response.extensions_mut().insert(RequestOutcome {
         level: levels.iter().max().copied(),
         degraded: None,
-        message_chars: messages.iter().map(|m| m.chars().count()).sum(),
+        message_chars: messages.iter().flatten().map(|m| m.chars().count()).sum(),
         message_hash: String::new(),
     });
     Ok(response)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ash_models::ModelsState;
-use ash_response::{HealthResponse, HealthStatus, StatsResponse};
+use ash_response::{BuildInfo, HealthResponse, HealthStatus, StatsResponse, StatusResponse};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -44,6 +44,41 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
         StatusCode::OK
     };
     (code, Json(body)).into_response()
+}
+
+/// What is running: version, build, uptime, models, label set, configuration generation.
+#[utoipa::path(get, path = "/status", responses((status = 200, body = StatusResponse)))]
+pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<StatusResponse> {
+    let status = health_status(&state);
+    let models = state.models.load_full();
+    let config = state.config();
+    Json(StatusResponse {
+        service: "ash-nlp".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        build: BuildInfo {
+            profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .to_owned(),
+            target_arch: std::env::consts::ARCH.to_owned(),
+            target_os: std::env::consts::OS.to_owned(),
+        },
+        is_degraded: status != HealthStatus::Healthy,
+        status,
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        label_set: models.as_ref().map(|m| m.label_set()),
+        models: models
+            .as_ref()
+            .map(|m| serde_json::to_value(m.status()).unwrap_or_default())
+            .unwrap_or_else(|| serde_json::json!({"state": "loading"})),
+        config_generation: state.store.status().generation,
+        risk_head_version: config
+            .risk_head
+            .is_present()
+            .then(|| config.risk_head.version.clone()),
+    })
 }
 
 /// Readiness: 200 once models are loaded (or a degraded start was allowed), else 503.
