@@ -204,6 +204,12 @@ pub(crate) fn run(
     compare: Option<&Path>,
     json: &Path,
 ) -> Result<()> {
+    if crate::conversations::is_conversation_set(dataset) {
+        if url.is_some() || compare.is_some() {
+            bail!("a conversation set runs in-process only, without --url or --compare");
+        }
+        return crate::conversations::run(root, dataset, split, config, json);
+    }
     let phrases = load_phrases(dataset, split)?;
     eprintln!("eval: {} phrases from {}", phrases.len(), dataset.display());
     let outcomes = match url {

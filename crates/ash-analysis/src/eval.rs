@@ -54,7 +54,7 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetErr
 }
 
 /// The files of `dir` with extension `ext`, in name order.
-pub(crate) fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, DatasetError> {
+pub fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, DatasetError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_error(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
