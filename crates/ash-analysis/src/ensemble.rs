@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ash_config::{CrisisLevel, EnsembleMode, LevelThresholds};
-use ash_models::RoleOutput;
+use ash_types::RoleOutput;
 use serde::Serialize;
 
 /// One role's reading of the message.
@@ -141,7 +141,7 @@ pub fn combine(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ash_models::LabelScore;
+    use ash_types::LabelScore;
 
     fn role(score: f64, weight: f64) -> RoleResult {
         let t = LevelThresholds::default();

@@ -1,7 +1,7 @@
 //! The Ash-NLP analysis pipeline: normalise → patterns → ensemble → decision → explanation.
 //!
 //! Pure and synchronous: given the text and the model layer's outputs (plain data, see
-//! [`ash_models::ModelOutputs`]) it returns a [`Decision`], so it is tested without models. The
+//! [`ash_types::ModelOutputs`]) it returns a [`Decision`], so it is tested without models. The
 //! formula and the safety rules are documented in [`decision`].
 //!
 //! **Invariants:** the safety rules only raise a level; a degraded analysis says so and never
@@ -21,7 +21,7 @@ pub mod scale;
 use std::sync::Arc;
 
 use ash_config::{Config, CrisisLevel, LevelThresholds, RiskHeadMode};
-use ash_models::ModelOutputs;
+pub use ash_types::ModelEvidence;
 
 pub use context::{ContextAnalysis, HistoryEntry};
 pub use decision::{
@@ -39,17 +39,6 @@ pub enum AnalysisError {
     /// The pattern configuration does not compile.
     #[error("patterns: {0}")]
     Patterns(String),
-}
-
-/// What the model layer contributed to one message.
-#[derive(Clone, Copy, Debug)]
-pub enum ModelEvidence<'a> {
-    /// Per-role outputs (possibly partial: see their `failures`).
-    Outputs(&'a ModelOutputs),
-    /// The model layer could not answer at all (`kind`: `timeout`, `overloaded`, `unavailable`).
-    Unavailable { kind: &'a str, detail: &'a str },
-    /// The ensemble stage is switched off (`features.yaml: ensemble_analysis`).
-    Disabled,
 }
 
 /// What staff corrections say about one message (computed by the learning layer).
@@ -245,7 +234,7 @@ impl Analyzer {
     /// embedding of the size it reads.
     fn run_head(
         &self,
-        out: &ash_models::ModelOutputs,
+        out: &ash_types::ModelOutputs,
         patterns: &[PatternMatch],
         key: &str,
         thresholds: &LevelThresholds,

@@ -103,7 +103,7 @@ proptest! {
             ..LearnedAdjustment::default()
         });
         let evidence = if degraded {
-            ModelEvidence::Unavailable { kind: "timeout", detail: "test" }
+            ModelEvidence::Unavailable { kind: ash_types::FailureKind::Timeout, detail: "test" }
         } else {
             ModelEvidence::Outputs(&out)
         };

@@ -5,7 +5,7 @@ mod common;
 
 use ash_analysis::{ModelEvidence, Rule};
 use ash_config::{CrisisLevel, EnsembleMode};
-use ash_models::{ModelFailure, ModelOutputs};
+use ash_types::{ModelFailure, ModelOutputs};
 use common::*;
 
 fn with_mode(mode: EnsembleMode) -> ash_analysis::Analyzer {
@@ -147,7 +147,7 @@ fn a_partial_model_failure_is_degraded_but_uses_what_answered() {
     out.failures.push(ModelFailure {
         model: "other".into(),
         roles: vec!["emotional_distress".into()],
-        kind: "timeout".into(),
+        kind: ash_types::FailureKind::Timeout,
         reason: "slow".into(),
     });
     let full = analyze(analyzer(), "plain words", &[0.7, 0.7, 0.7]);
@@ -176,7 +176,7 @@ fn all_models_failing_is_degraded_not_none_with_crisis_patterns() {
         failures: vec![ModelFailure {
             model: "minilm".into(),
             roles: vec!["depression".into()],
-            kind: "overloaded".into(),
+            kind: ash_types::FailureKind::Overloaded,
             reason: "queue full".into(),
         }],
         embedding: None,
@@ -289,7 +289,7 @@ fn decisions_are_deterministic() {
 #[test]
 fn floors_hold_without_models_for_final_and_obfuscated_messages() {
     let down = ModelEvidence::Unavailable {
-        kind: "unavailable",
+        kind: ash_types::FailureKind::Unavailable,
         detail: "model down",
     };
     let critical = [
@@ -425,7 +425,7 @@ fn floors_need_the_heads_support_only_when_the_artefact_asks_and_never_without_t
     let down = supported.analyze(
         text,
         ModelEvidence::Unavailable {
-            kind: "timeout",
+            kind: ash_types::FailureKind::Timeout,
             detail: "",
         },
     );

@@ -13,10 +13,10 @@ use serde::Serialize;
 use crate::error::ModelError;
 use crate::labels::{self, LabelIndex, ModelLabels};
 use crate::onnx::{ModelSignature, OnnxModel, RunCounters, SequenceInput};
-use crate::outputs::{LabelScore, ModelFailure, ModelOutputs, RoleOutput};
 use crate::runtime::{self, RuntimeInfo};
 use crate::scoring;
 use crate::worker::{Rows, Worker};
+use ash_types::{LabelScore, ModelFailure, ModelOutputs, RoleOutput};
 
 /// Overall readiness of the model layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -547,7 +547,7 @@ fn failure(model: &str, roles: Vec<String>, error: &ModelError) -> ModelFailure 
     ModelFailure {
         model: model.to_owned(),
         roles,
-        kind: error.kind().to_owned(),
+        kind: error.kind(),
         reason: error.to_string(),
     }
 }

@@ -1,5 +1,6 @@
 //! Errors of the model layer. Each says what failed and, where one exists, what to do about it.
 
+use ash_types::FailureKind;
 use std::path::PathBuf;
 
 /// Why inference or loading failed.
@@ -41,16 +42,18 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    /// A short machine-readable kind, for metrics labels and `method` strings.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of failure, for metrics labels, `method` strings and load shedding.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            ModelError::RuntimeMissing { .. } | ModelError::RuntimeLoad { .. } => "runtime",
-            ModelError::Load { .. } => "load",
-            ModelError::LabelSet { .. } => "label_set",
-            ModelError::Inference { .. } => "inference",
-            ModelError::Overloaded { .. } => "overloaded",
-            ModelError::Timeout { .. } => "timeout",
-            ModelError::Unavailable { .. } => "unavailable",
+            ModelError::RuntimeMissing { .. } | ModelError::RuntimeLoad { .. } => {
+                FailureKind::Runtime
+            }
+            ModelError::Load { .. } => FailureKind::Load,
+            ModelError::LabelSet { .. } => FailureKind::LabelSet,
+            ModelError::Inference { .. } => FailureKind::Inference,
+            ModelError::Overloaded { .. } => FailureKind::Overloaded,
+            ModelError::Timeout { .. } => FailureKind::Timeout,
+            ModelError::Unavailable { .. } => FailureKind::Unavailable,
         }
     }
 }

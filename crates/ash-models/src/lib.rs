@@ -12,12 +12,11 @@ mod coordinator;
 mod error;
 pub mod labels;
 pub mod onnx;
-mod outputs;
 pub mod runtime;
 pub mod scoring;
 pub mod worker;
 
+pub use ash_types::{FailureKind, LabelScore, ModelFailure, ModelOutputs, RoleOutput};
 pub use coordinator::{ModelCoordinator, ModelStatus, ModelsState, ModelsStatus};
 pub use error::ModelError;
-pub use outputs::{LabelScore, ModelFailure, ModelOutputs, RoleOutput};
 pub use runtime::RuntimeInfo;

@@ -215,7 +215,11 @@ fn a_full_queue_is_refused_with_an_overload_error_not_a_wait() {
     });
     let overloaded = outs
         .iter()
-        .filter(|o| o.failures.iter().any(|f| f.kind == "overloaded"))
+        .filter(|o| {
+            o.failures
+                .iter()
+                .any(|f| f.kind == ash_models::FailureKind::Overloaded)
+        })
         .count();
     let answered = outs
         .iter()

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use ash_analysis::{Analyzer, ModelEvidence};
 use ash_config::{ConfigLoader, Environment, ModelKind};
-use ash_models::{LabelScore, ModelOutputs, RoleOutput};
 use ash_response::*;
+use ash_types::{LabelScore, ModelOutputs, RoleOutput};
 
 fn analyzer() -> Analyzer {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config");
@@ -131,7 +131,7 @@ fn degraded_analyze_response_shape() {
     let d = a.analyze(
         "I have nobody to talk to",
         ModelEvidence::Unavailable {
-            kind: "timeout",
+            kind: ash_types::FailureKind::Timeout,
             detail: "minilm: timeout",
         },
     );

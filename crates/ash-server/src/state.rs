@@ -1,5 +1,6 @@
 //! Shared state of the service, and the steps every analysis request goes through.
 
+use ash_types::FailureKind;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -8,9 +9,9 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use ash_analysis::{Analyzer, Decision, ModelEvidence};
+use ash_analysis::{Analyzer, Decision};
 use ash_config::{Config, ConfigStore, CrisisLevel};
-use ash_models::{ModelCoordinator, ModelOutputs, ModelsState};
+use ash_models::{ModelCoordinator, ModelsState};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
@@ -41,32 +42,7 @@ pub struct Stats {
     pub levels: [AtomicU64; 5],
 }
 
-/// What the models said about one message (owned, so it can cross an await).
-#[derive(Debug)]
-pub enum Evidence {
-    Outputs(ModelOutputs),
-    Unavailable { kind: &'static str, detail: String },
-    Disabled,
-}
-
-impl Evidence {
-    /// The message's embedding, when an embedding model answered.
-    pub fn embedding(&self) -> Option<&[f32]> {
-        match self {
-            Evidence::Outputs(o) => o.embedding.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// Borrowed form for the analysis.
-    pub fn as_model_evidence(&self) -> ModelEvidence<'_> {
-        match self {
-            Evidence::Outputs(o) => ModelEvidence::Outputs(o),
-            Evidence::Unavailable { kind, detail } => ModelEvidence::Unavailable { kind, detail },
-            Evidence::Disabled => ModelEvidence::Disabled,
-        }
-    }
-}
+pub(crate) use ash_types::Evidence;
 
 /// Everything handlers share.
 pub struct AppState {
@@ -172,7 +148,7 @@ impl AppState {
         }
         let Some(models) = self.models.load_full() else {
             return Ok(repeat(&|| Evidence::Unavailable {
-                kind: "starting",
+                kind: FailureKind::Starting,
                 detail: "models are still loading".into(),
             }));
         };
@@ -182,7 +158,7 @@ impl AppState {
         let all_overloaded = outputs.iter().all(|o| {
             o.roles.is_empty()
                 && !o.failures.is_empty()
-                && o.failures.iter().all(|f| f.kind == "overloaded")
+                && o.failures.iter().all(|f| f.kind == FailureKind::Overloaded)
         });
         if all_overloaded && !outputs.is_empty() {
             metrics::counter!("ash_rejected_total", "reason" => "model_queue").increment(1);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ash_analysis::{Analyzer, Decision, ModelEvidence};
 use ash_config::{Config, ConfigLoader, Environment, ModelKind};
-use ash_models::{LabelScore, ModelOutputs, RoleOutput};
+use ash_types::{LabelScore, ModelOutputs, RoleOutput};
 
 pub fn config() -> Config {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config");
@@ -75,7 +75,7 @@ pub fn patterns_only(a: &Analyzer, text: &str) -> Decision {
     a.analyze(
         text,
         ModelEvidence::Unavailable {
-            kind: "timeout",
+            kind: ash_types::FailureKind::Timeout,
             detail: "test",
         },
     )

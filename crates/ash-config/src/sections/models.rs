@@ -1,5 +1,6 @@
 //! `models.yaml`: the ONNX Runtime, the model files, and which role each model plays.
 
+use super::ModelKind;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -80,18 +81,6 @@ impl Default for BatchingConfig {
             queue_capacity: 1024,
         }
     }
-}
-
-/// The three ways a model can produce a label distribution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// Bi-encoder: the message is embedded once and compared with embedded label descriptions.
-    Embedding,
-    /// Cross-encoder zero-shot: one (message, hypothesis) pair per label.
-    Nli,
-    /// Sequence classification with fixed labels (`id2label`).
-    Classifier,
 }
 
 /// One model instance.

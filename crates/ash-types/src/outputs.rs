@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use ash_config::ModelKind;
 use serde::Serialize;
+
+use crate::{FailureKind, ModelKind};
 
 /// One label's probability, with the severity the label set gives it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -42,8 +43,7 @@ impl RoleOutput {
 pub struct ModelFailure {
     pub model: String,
     pub roles: Vec<String>,
-    /// Machine-readable kind (`timeout`, `overloaded`, `unavailable`, …).
-    pub kind: String,
+    pub kind: FailureKind,
     pub reason: String,
 }
 
