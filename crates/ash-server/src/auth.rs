@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::extract::Snapshot;
 use crate::state::AppState;
 
 /// Proof that the caller presented the admin key: take it as a handler argument and the handler
@@ -30,7 +31,10 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        require_admin(&state.config(), &parts.headers).map(|()| Admin)
+        let Snapshot(pipeline) = Snapshot::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        require_admin(&pipeline.config, &parts.headers).map(|()| Admin)
     }
 }
 
@@ -44,7 +48,6 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
         })
-        .map(str::trim)
 }
 
 fn key_matches(config: &Config, headers: &HeaderMap) -> Option<bool> {

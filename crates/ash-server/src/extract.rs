@@ -7,6 +7,29 @@ use axum::http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::state::{AppState, Pipeline};
+
+/// The pipeline a request runs under, taken once by the request middleware (or here, for a
+/// route outside it), so middleware and handler read the same configuration.
+#[derive(Debug)]
+pub(crate) struct Snapshot(pub std::sync::Arc<Pipeline>);
+
+impl axum::extract::FromRequestParts<std::sync::Arc<AppState>> for Snapshot {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &std::sync::Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Snapshot(
+            parts
+                .extensions
+                .get::<std::sync::Arc<Pipeline>>()
+                .cloned()
+                .unwrap_or_else(|| state.pipeline()),
+        ))
+    }
+}
 
 /// A JSON body of type `T`.
 #[derive(Debug)]

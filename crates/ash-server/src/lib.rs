@@ -23,7 +23,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ash_analysis::Analyzer;
 use ash_config::{Config, ConfigLoader, ConfigStore, CorsConfig, Environment};
 use ash_models::{ModelCoordinator, ModelsState};
 use axum::Router;
@@ -213,8 +212,9 @@ pub fn main_with(args: cli::Args) -> ExitCode {
 
 /// Re-derives what depends on the configuration after a reload.
 fn on_config_change(state: &AppState, config: &Arc<Config>, log: Option<&telemetry::LogHandle>) {
-    match Analyzer::new(Arc::clone(config)) {
-        Ok(analyzer) => state.analyzer.store(Arc::new(analyzer)),
+    // Runs inside the store's reload, so the generation read here is this configuration's.
+    match state::Pipeline::build(Arc::clone(config), state.store.status().generation) {
+        Ok(pipeline) => state.replace_pipeline(pipeline),
         Err(e) => {
             tracing::error!(error = %e, "patterns of the reloaded configuration do not compile; keeping the previous ones")
         }

@@ -61,7 +61,9 @@ pub(crate) async fn observe(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().clone();
-    let config = state.config();
+    let pipeline = state.pipeline();
+    let config = Arc::clone(&pipeline.config);
+    req.extensions_mut().insert(pipeline);
     req.extensions_mut().insert(RequestId(id.clone()));
     req.extensions_mut()
         .insert(BodyLimit(config.server.max_body_bytes));

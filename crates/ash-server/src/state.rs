@@ -44,10 +44,34 @@ pub struct Stats {
 
 pub(crate) use ash_types::Evidence;
 
+/// Everything a request reads that a reload may change, built whole before it is swapped in, so a
+/// request sees one configuration from the first middleware to its answer.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub config: Arc<Config>,
+    /// Compiled from `config`.
+    pub analyzer: Analyzer,
+    /// The configuration generation `config` is (reported as `config_generation`).
+    pub generation: u64,
+}
+
+impl Pipeline {
+    /// Compiles the analyzer of `config`.
+    pub fn build(config: Arc<Config>, generation: u64) -> Result<Self, String> {
+        let analyzer = Analyzer::new(Arc::clone(&config)).map_err(|e| e.to_string())?;
+        Ok(Self {
+            config,
+            analyzer,
+            generation,
+        })
+    }
+}
+
 /// Everything handlers share.
 pub struct AppState {
     pub store: Arc<ConfigStore>,
-    pub analyzer: ArcSwap<Analyzer>,
+    /// The current pipeline; take it once per request ([`AppState::pipeline`]).
+    pipeline: ArcSwap<Pipeline>,
     pub models: ArcSwapOption<ModelCoordinator>,
     phase: AtomicU8,
     pub started: Instant,
@@ -77,7 +101,7 @@ impl AppState {
         learning: Learning,
     ) -> Result<Self, String> {
         let config = store.current();
-        let analyzer = Analyzer::new(Arc::clone(&config)).map_err(|e| e.to_string())?;
+        let pipeline = Pipeline::build(Arc::clone(&config), store.status().generation)?;
         let rate_limiter = config.server.rate_limit.enabled.then(|| {
             let per_minute = NonZeroU32::new(config.server.rate_limit.requests_per_minute)
                 .unwrap_or(NonZeroU32::MIN);
@@ -86,7 +110,7 @@ impl AppState {
         });
         Ok(Self {
             permits: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
-            analyzer: ArcSwap::from_pointee(analyzer),
+            pipeline: ArcSwap::from_pointee(pipeline),
             models: ArcSwapOption::empty(),
             phase: AtomicU8::new(Phase::Starting as u8),
             started: Instant::now(),
@@ -111,9 +135,20 @@ impl AppState {
         self.phase.store(phase as u8, Ordering::Release);
     }
 
-    /// The live configuration (hold it for the whole request).
+    /// The live configuration, for work outside a request (start-up, sync loops). A request
+    /// takes its [`Snapshot`](crate::extract::Snapshot) instead.
     pub fn config(&self) -> Arc<Config> {
-        self.store.current()
+        self.pipeline.load().config.clone()
+    }
+
+    /// The current pipeline (configuration, analyzer and generation together).
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipeline.load_full()
+    }
+
+    /// Swaps in a pipeline built from a new configuration.
+    pub fn replace_pipeline(&self, pipeline: Pipeline) {
+        self.pipeline.store(Arc::new(pipeline));
     }
 
     /// Rate limit (per client address) and concurrency limit, both answered at once.

@@ -9,16 +9,17 @@ use utoipa::ToSchema;
 
 use crate::auth::Admin;
 use crate::error::{ApiError, off_thread};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, Snapshot};
 use crate::state::AppState;
 
 /// The label sets and the active one.
 #[utoipa::path(get, path = "/admin/label-sets", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn label_sets(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let active = state.models.load_full().map(|m| m.label_set());
     let sets: Vec<serde_json::Value> = config
         .labels
@@ -45,10 +46,11 @@ pub(crate) struct SwitchRequest {
     responses((status = 200), (status = 401), (status = 403), (status = 404), (status = 409), (status = 503)))]
 pub(crate) async fn switch_label_set(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     _admin: Admin,
     ApiJson(request): ApiJson<SwitchRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let set = request.label_set.ok_or_else(|| ApiError::MissingField {
         field: "label_set".into(),
     })?;
@@ -95,9 +97,10 @@ pub(crate) async fn reload(
 #[utoipa::path(get, path = "/admin/config", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn config(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     Ok(Json(serde_json::json!({
         "config": config.to_redacted_json(),
         "reload": state.store.status(),
@@ -121,9 +124,10 @@ pub(crate) async fn cache(
 #[utoipa::path(get, path = "/admin/corrections", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn corrections(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let worker = Arc::clone(&state);
     let list = off_thread(move || worker.learning.list()).await?;
     let items: Vec<serde_json::Value> = list
@@ -152,10 +156,11 @@ pub(crate) async fn corrections(
     responses((status = 200), (status = 401), (status = 403), (status = 404)))]
 pub(crate) async fn delete_correction(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     _admin: Admin,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let worker = Arc::clone(&state);
     let target = id.clone();
     let removed = off_thread(move || worker.learning.delete(&config, &target)).await?;
@@ -189,10 +194,11 @@ pub(crate) struct ImportRequest {
     responses((status = 200), (status = 401), (status = 403), (status = 422)))]
 pub(crate) async fn import_corrections(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     _admin: Admin,
     ApiJson(request): ApiJson<ImportRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let corrections = request.corrections.ok_or_else(|| ApiError::MissingField {
         field: "corrections".into(),
     })?;
@@ -205,9 +211,10 @@ pub(crate) async fn import_corrections(
 #[utoipa::path(post, path = "/admin/calibration/reset", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn reset_calibration(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let worker = Arc::clone(&state);
     let cfg = Arc::clone(&config);
     off_thread(move || worker.learning.reset_calibration(&cfg)).await?;

@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, Snapshot};
 use crate::middleware::{RequestId, RequestOutcome};
 use crate::state::{AppState, Evidence};
 
@@ -170,25 +170,25 @@ fn timezone_notes(value: Option<&serde_json::Value>) -> Option<String> {
 )]
 pub(crate) async fn analyze(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     request_id: RequestId,
     ApiJson(request): ApiJson<AnalyzeRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let now = jiff::Timestamp::now();
-    let config = state.config();
+    let config = &pipeline.config;
     let message = message_to_analyze(request.message, "message", config.server.max_message_chars)?;
     let _permit = state.admit(client)?;
-    let analyzer = state.analyzer.load_full();
     let messages = [message];
-    let evidence = evidence_for(&state, &config, &messages).await?;
+    let evidence = evidence_for(&state, config, &messages).await?;
     let [message] = messages;
     let (history, mut notes) = history_entries(request.message_history.as_ref());
     notes.extend(timezone_notes(request.user_timezone.as_ref()));
     let context = Context {
         state: &state,
-        config: &config,
-        analyzer: &analyzer,
+        config,
+        analyzer: &pipeline.analyzer,
         history: &history,
         now,
     };
@@ -207,7 +207,7 @@ pub(crate) async fn analyze(
         verbosity: request.explanation_verbosity.unwrap_or_default(),
         include_context_analysis: request.include_context_analysis || !history.is_empty(),
         model_info: state.model_info(),
-        config_generation: state.store.status().generation,
+        config_generation: pipeline.generation,
     };
     let body = analyze_response(&decision, &meta);
     let mut response = Json(body).into_response();
@@ -234,13 +234,14 @@ pub(crate) async fn analyze(
 )]
 pub(crate) async fn analyze_batch(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     request_id: RequestId,
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let now = jiff::Timestamp::now();
-    let config = state.config();
+    let config = &pipeline.config;
     let items = request.messages.ok_or_else(|| ApiError::MissingField {
         field: "messages".into(),
     })?;
@@ -263,17 +264,16 @@ pub(crate) async fn analyze_batch(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let _permit = state.admit(client)?;
-    let analyzer = state.analyzer.load_full();
-    let evidence = evidence_for(&state, &config, &messages).await?;
+    let evidence = evidence_for(&state, config, &messages).await?;
     let context = Context {
         state: &state,
-        config: &config,
-        analyzer: &analyzer,
+        config,
+        analyzer: &pipeline.analyzer,
         history: &[],
         now,
     };
     let model_info = state.model_info();
-    let config_generation = state.store.status().generation;
+    let config_generation = pipeline.generation;
     let mut levels = Vec::with_capacity(messages.len());
     let results: Vec<_> = messages
         .iter()

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 
 use crate::auth::require_feedback;
 use crate::error::{ApiError, off_thread};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, Snapshot};
 use crate::learning::CorrectionKind;
 use crate::routes::analyze::validate_message;
 use crate::state::AppState;
@@ -84,11 +84,12 @@ async fn store(
     responses((status = 200, body = FeedbackResponse), (status = 401), (status = 403), (status = 422)))]
 pub(crate) async fn false_positive(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<FalsePositiveRequest>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let source = require_feedback(&config, &headers, client)?;
     let message = validate_message(request.message, "message", config.server.max_message_chars)?;
     let detected = level(request.detected_level, "detected_level")?;
@@ -115,11 +116,12 @@ pub(crate) async fn false_positive(
     responses((status = 200, body = FeedbackResponse), (status = 401), (status = 403), (status = 422)))]
 pub(crate) async fn false_negative(
     State(state): State<Arc<AppState>>,
+    Snapshot(pipeline): Snapshot,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<FalseNegativeRequest>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
-    let config = state.config();
+    let config = Arc::clone(&pipeline.config);
     let source = require_feedback(&config, &headers, client)?;
     let message = validate_message(request.message, "message", config.server.max_message_chars)?;
     let correct = level(request.should_detect_level, "should_detect_level")?;

@@ -51,7 +51,8 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
 pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<StatusResponse> {
     let status = health_status(&state);
     let models = state.models.load_full();
-    let config = state.config();
+    let pipeline = state.pipeline();
+    let config = &pipeline.config;
     Json(StatusResponse {
         service: "ash-nlp".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -73,7 +74,7 @@ pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<StatusRes
             .as_ref()
             .map(|m| serde_json::to_value(m.status()).unwrap_or_default())
             .unwrap_or_else(|| serde_json::json!({"state": "loading"})),
-        config_generation: state.store.status().generation,
+        config_generation: pipeline.generation,
         risk_head_version: config
             .risk_head
             .is_present()
