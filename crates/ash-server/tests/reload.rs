@@ -22,7 +22,11 @@ fn each_answer_comes_from_one_configuration_generation_during_a_reload_storm() {
         scope.spawn(|| {
             let mut flips = 0u64;
             while !stop.load(Ordering::Relaxed) && flips < 400 {
-                let content = if flips.is_multiple_of(2) { &shadow } else { &original };
+                let content = if flips.is_multiple_of(2) {
+                    &shadow
+                } else {
+                    &original
+                };
                 common::write_config(&server.config_dir(), "analysis.yaml", content);
                 let reply = server.post_with("/admin/config/reload", &json!({}), &key);
                 assert_eq!(reply.status, 200, "{}", reply.text);
