@@ -33,6 +33,7 @@ fn outputs() -> ModelOutputs {
         ]),
         failures: Vec::new(),
         embedding: None,
+        window_embeddings: Vec::new(),
     }
 }
 

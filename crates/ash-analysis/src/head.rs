@@ -27,6 +27,9 @@ pub struct HeadResult {
     pub score: f64,
     /// Calibrated probability of each level, `none` … `critical`.
     pub probabilities: [f64; 5],
+    /// Windows of the message the head read (more than one for a message longer than the model
+    /// reads at once; the worst window decides).
+    pub windows: usize,
 }
 
 impl HeadResult {
@@ -215,6 +218,7 @@ pub fn evaluate(head: &RiskHeadConfig, x: &[f32], t: &LevelThresholds) -> HeadRe
         level,
         score: score_in_band(head, &p, level, t),
         probabilities: p,
+        windows: 1,
     }
 }
 

@@ -247,7 +247,25 @@ impl Analyzer {
         if embedding.len() != head.features.embedding_dim {
             return None;
         }
-        let x = head::features(head, embedding, patterns, key);
-        Some(head::evaluate(head, &x, thresholds))
+        // Every window of a long message is read; the worst one decides (highest level, then the
+        // highest probability of `medium` or above).
+        let windows = std::iter::once(embedding)
+            .chain(out.window_embeddings.iter().map(Vec::as_slice))
+            .filter(|w| w.len() == head.features.embedding_dim);
+        let mut read = 0;
+        let mut worst: Option<HeadResult> = None;
+        for window in windows {
+            read += 1;
+            let x = head::features(head, window, patterns, key);
+            let result = head::evaluate(head, &x, thresholds);
+            let worse = worst.as_ref().is_none_or(|w| {
+                (result.level, result.at_or_above(CrisisLevel::Medium))
+                    > (w.level, w.at_or_above(CrisisLevel::Medium))
+            });
+            if worse {
+                worst = Some(result);
+            }
+        }
+        worst.map(|w| HeadResult { windows: read, ..w })
     }
 }

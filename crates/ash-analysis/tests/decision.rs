@@ -180,6 +180,7 @@ fn all_models_failing_is_degraded_not_none_with_crisis_patterns() {
             reason: "queue full".into(),
         }],
         embedding: None,
+        window_embeddings: Vec::new(),
     };
     let d = analyzer().analyze("I feel so hopeless", ModelEvidence::Outputs(&out));
     assert_eq!(

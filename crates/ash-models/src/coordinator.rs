@@ -11,12 +11,12 @@ use ash_config::{Config, LabelsConfig, ModelKind, ModelsConfig};
 use serde::Serialize;
 
 use crate::error::ModelError;
-use crate::labels::{self, LabelIndex, ModelLabels};
+use crate::labels::{self, LabelIndex};
 use crate::onnx::{ModelSignature, OnnxModel, RunCounters, SequenceInput};
+use crate::plan;
 use crate::runtime::{self, RuntimeInfo};
-use crate::scoring;
 use crate::worker::{Rows, Worker};
-use ash_types::{LabelScore, ModelFailure, ModelOutputs, RoleOutput};
+use ash_types::{ModelFailure, ModelOutputs};
 
 /// Overall readiness of the model layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -81,6 +81,8 @@ pub struct ModelCoordinator {
     /// Serialises label-set rebuilds (admin switch vs config reload).
     rebuild: Mutex<()>,
     description: String,
+    /// Per embedding model: the characters one window of a long message holds (see `plan`).
+    window_chars: BTreeMap<String, usize>,
 }
 
 impl std::fmt::Debug for ModelCoordinator {
@@ -173,7 +175,13 @@ impl ModelCoordinator {
             models.insert(name.clone(), model);
         }
         let labels_config = Arc::clone(&config.labels);
+        let window_chars = models_config
+            .models
+            .iter()
+            .map(|(name, d)| (name.clone(), plan::window_chars(d.max_length)))
+            .collect();
         let coordinator = Self {
+            window_chars,
             models,
             models_config,
             labels_config: ArcSwap::new(Arc::clone(&labels_config)),
@@ -259,10 +267,10 @@ impl ModelCoordinator {
     /// Analyses several messages; each model runs them together (in batch-sized forward passes).
     pub async fn infer_batch(&self, texts: &[&str]) -> Vec<ModelOutputs> {
         let index = self.index.load_full();
-        let plans = plan(&index, texts);
-        let runs = plans.iter().map(|(model, inputs)| async move {
-            match self.worker(model) {
-                Ok(w) => w.run(inputs.clone(), self.timeout).await,
+        let plans = plan::plan(&index, texts, &self.window_chars);
+        let runs = plans.iter().map(|p| async move {
+            match self.worker(&p.model) {
+                Ok(w) => w.run(p.inputs.clone(), self.timeout).await,
                 Err(e) => Err(e),
             }
         });
@@ -273,10 +281,10 @@ impl ModelCoordinator {
     /// [`ModelCoordinator::infer_batch`] for plain threads (tools, benchmarks, label building).
     pub fn infer_batch_blocking(&self, texts: &[&str]) -> Vec<ModelOutputs> {
         let index = self.index.load_full();
-        let plans = plan(&index, texts);
+        let plans = plan::plan(&index, texts, &self.window_chars);
         let results = plans
             .iter()
-            .map(|(model, inputs)| self.run_blocking(model, inputs.clone()))
+            .map(|p| self.run_blocking(&p.model, p.inputs.clone()))
             .collect();
         self.assemble(&index, texts.len(), plans, results)
     }
@@ -285,7 +293,7 @@ impl ModelCoordinator {
         &self,
         index: &LabelIndex,
         count: usize,
-        plans: Vec<(String, Vec<SequenceInput>)>,
+        plans: Vec<plan::Plan>,
         results: Vec<Result<Rows, ModelError>>,
     ) -> Vec<ModelOutputs> {
         let mut outputs: Vec<ModelOutputs> = (0..count)
@@ -294,12 +302,13 @@ impl ModelCoordinator {
                 ..ModelOutputs::default()
             })
             .collect();
-        for ((model, _), result) in plans.into_iter().zip(results) {
+        for (p, result) in plans.into_iter().zip(results) {
+            let model = p.model.clone();
             let Some(prepared) = index.models.get(&model) else {
                 continue;
             };
             match result {
-                Ok(rows) => score(&model, prepared, &rows, &mut outputs),
+                Ok(rows) => plan::score(&p, prepared, &rows, &mut outputs),
                 Err(error) => {
                     if let Some(m) = self.models.get(&model) {
                         *lock(&m.last_error) = Some(error.to_string());
@@ -446,103 +455,6 @@ impl ModelCoordinator {
 }
 
 /// Which sequences each model must run for `texts`, in text order.
-fn plan(index: &LabelIndex, texts: &[&str]) -> Vec<(String, Vec<SequenceInput>)> {
-    index
-        .models
-        .iter()
-        .map(|(name, prepared)| {
-            let inputs = match prepared.kind {
-                ModelKind::Embedding | ModelKind::Classifier => texts
-                    .iter()
-                    .map(|t| SequenceInput::Single((*t).to_owned()))
-                    .collect(),
-                ModelKind::Nli => texts
-                    .iter()
-                    .flat_map(|t| {
-                        prepared.roles.iter().flat_map(move |r| {
-                            r.labels.iter().map(move |l| {
-                                SequenceInput::Pair((*t).to_owned(), l.hypothesis.clone())
-                            })
-                        })
-                    })
-                    .collect(),
-            };
-            (name.clone(), inputs)
-        })
-        .collect()
-}
-
-/// Scores every role of one model for every text from its output rows.
-fn score(model: &str, prepared: &ModelLabels, rows: &Rows, outputs: &mut [ModelOutputs]) {
-    let per_text = match prepared.kind {
-        ModelKind::Embedding | ModelKind::Classifier => 1,
-        ModelKind::Nli => prepared.roles.iter().map(|r| r.labels.len()).sum(),
-    };
-    for (i, out) in outputs.iter_mut().enumerate() {
-        let Some(text_rows) = rows.get(i * per_text..(i + 1) * per_text) else {
-            continue;
-        };
-        if prepared.kind == ModelKind::Embedding && out.embedding.is_none() {
-            out.embedding = Some(text_rows[0].clone());
-        }
-        let mut offset = 0;
-        for role in &prepared.roles {
-            let probabilities: Vec<f32> = match prepared.kind {
-                ModelKind::Embedding => {
-                    let similarities: Vec<f32> = role
-                        .labels
-                        .iter()
-                        .map(|l| match l.baseline_similarity {
-                            Some(fixed) => fixed,
-                            None => scoring::label_similarity(
-                                &text_rows[0],
-                                &l.vector,
-                                &l.exemplars,
-                                prepared.exemplar_weight,
-                            ),
-                        })
-                        .collect();
-                    scoring::embedding_distribution(&similarities, prepared.similarity_scale)
-                }
-                ModelKind::Classifier => {
-                    let p = scoring::softmax(&text_rows[0]);
-                    role.labels
-                        .iter()
-                        .map(|l| p.get(l.class_index).copied().unwrap_or(0.0))
-                        .collect()
-                }
-                ModelKind::Nli => {
-                    let slice = &text_rows[offset..offset + role.labels.len()];
-                    offset += role.labels.len();
-                    match (prepared.multi_label, prepared.contradiction) {
-                        (true, Some(c)) => scoring::nli_multi_label(slice, prepared.entailment, c),
-                        _ => scoring::nli_single_label(slice, prepared.entailment),
-                    }
-                }
-            };
-            out.roles.insert(
-                role.role.clone(),
-                RoleOutput {
-                    model: model.to_owned(),
-                    kind: prepared.kind,
-                    weight: role.weight,
-                    multi_label: prepared.kind == ModelKind::Nli && prepared.multi_label,
-                    labels: role
-                        .labels
-                        .iter()
-                        .zip(probabilities)
-                        .map(|(l, p)| LabelScore {
-                            id: l.id.clone(),
-                            probability: f64::from(p),
-                            severity: l.severity,
-                        })
-                        .collect(),
-                },
-            );
-        }
-    }
-}
-
 fn failure(model: &str, roles: Vec<String>, error: &ModelError) -> ModelFailure {
     ModelFailure {
         model: model.to_owned(),

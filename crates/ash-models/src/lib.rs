@@ -12,6 +12,7 @@ mod coordinator;
 mod error;
 pub mod labels;
 pub mod onnx;
+mod plan;
 pub mod runtime;
 pub mod scoring;
 pub mod worker;

@@ -164,6 +164,7 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
                 .zip(h.probabilities)
                 .map(|(l, p)| (l.as_str().to_owned(), round(p)))
                 .collect(),
+            windows: h.windows,
         }),
         config_generation: meta.config_generation,
     }

@@ -220,6 +220,9 @@ pub struct RiskHeadSignal {
     pub level: Severity,
     /// Calibrated probability of each level.
     pub probabilities: BTreeMap<String, f64>,
+    /// Windows of the message it read: more than one for a message longer than the model reads
+    /// at once (the worst window decides).
+    pub windows: usize,
 }
 
 /// `analysis` (v3.1 nesting).

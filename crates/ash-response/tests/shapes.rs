@@ -45,6 +45,7 @@ fn outputs(p: f64) -> ModelOutputs {
         ]),
         failures: Vec::new(),
         embedding: None,
+        window_embeddings: Vec::new(),
     }
 }
 

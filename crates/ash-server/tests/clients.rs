@@ -313,3 +313,26 @@ fn message_history_raises_an_escalating_conversation_and_leaves_a_calm_one_alone
         assert!(!notes.is_empty(), "{}", reply.text);
     }
 }
+
+#[test]
+fn a_goodbye_at_the_end_of_a_long_vent_is_read() {
+    let server = Server::start();
+    let vent =
+        "work was awful again and my manager yelled at me in front of everyone, then the bus \
+                was late and i stood in the rain for forty minutes thinking about how tired i am. "
+            .repeat(12);
+    let message = format!(
+        "{vent}i already wrote the letters and put them on my desk. tonight i am going to end it, i have the pills ready. goodbye"
+    );
+    let reply = server.post("/analyze", &json!({ "message": message }));
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let windows = reply.json["risk_head"]["windows"]
+        .as_u64()
+        .expect("windows");
+    assert!(windows > 1, "a long message is read in windows: {windows}");
+    assert!(
+        matches!(reply.json["severity"].as_str(), Some("high" | "critical")),
+        "{}",
+        reply.json["severity"]
+    );
+}

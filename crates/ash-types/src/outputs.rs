@@ -58,6 +58,10 @@ pub struct ModelOutputs {
     /// to find staff corrections of similar messages without a second forward pass).
     #[serde(skip)]
     pub embedding: Option<Vec<f32>>,
+    /// Embeddings of the later windows of a message longer than the model reads at once (the
+    /// first window is `embedding`); empty for short messages.
+    #[serde(skip)]
+    pub window_embeddings: Vec<Vec<f32>>,
 }
 
 impl ModelOutputs {

@@ -64,6 +64,7 @@ pub fn outputs(scores: &[f64]) -> ModelOutputs {
             .collect::<BTreeMap<_, _>>(),
         failures: Vec::new(),
         embedding: None,
+        window_embeddings: Vec::new(),
     }
 }
 
