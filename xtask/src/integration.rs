@@ -41,6 +41,8 @@ fn step(steps: &mut Vec<Step>, name: &'static str, f: impl FnOnce() -> Result<St
 /// The whole task.
 pub(crate) fn run(root: &Path) -> Result<()> {
     crate::setup::run(root, false)?;
+    let target = crate::target_dir(root)?;
+    let binary = target.join("debug/ash-nlp");
     let mut steps = Vec::new();
     step(&mut steps, "build ash-nlp", || {
         let status = Command::new(crate::cargo())
@@ -50,7 +52,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         if !status.success() {
             bail!("build failed");
         }
-        Ok("target/debug/ash-nlp".into())
+        Ok(binary.display().to_string())
     });
     step(
         &mut steps,
@@ -89,14 +91,10 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         &mut steps,
         "live server: sample over HTTP equals in-process",
         || {
-            let data = root.join(format!("target/integration-data-{}", std::process::id()));
+            let data = target.join(format!("integration-data-{}", std::process::id()));
             std::fs::create_dir_all(&data)?;
-            let (mut server, ready) = start_server(
-                &root.join("target/debug/ash-nlp"),
-                root,
-                &data,
-                &[("GLOBAL_LOG_LEVEL", "warn")],
-            )?;
+            let (mut server, ready) =
+                start_server(&binary, root, &data, &[("GLOBAL_LOG_LEVEL", "warn")])?;
             let phrases = read_dataset(&root.join("tests/data/phrases"))?;
             let over_http = crate::eval::run_against(&server.base, &phrases)?;
             let in_process = crate::eval::run_in_process(root, &root.join("config"), &phrases)?;

@@ -165,6 +165,40 @@ pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// Cargo's target directory for this workspace, where the binaries the tasks start are built.
+///
+/// Asked of `cargo metadata`, so it is the directory `cargo build` uses whatever moved it:
+/// `CARGO_TARGET_DIR` (relative to the workspace root), `build.target-dir` in a config file.
+pub(crate) fn target_dir(root: &Path) -> Result<PathBuf> {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(dir) = DIR.get() {
+        return Ok(dir.clone());
+    }
+    let dir = query_target_dir(Command::new(cargo()).current_dir(root))?;
+    Ok(DIR.get_or_init(|| dir).clone())
+}
+
+fn query_target_dir(command: &mut Command) -> Result<PathBuf> {
+    let output = command
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("cannot run `cargo metadata`")?;
+    if !output.status.success() {
+        bail!(
+            "`cargo metadata` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        target_directory: PathBuf,
+    }
+    let metadata: Metadata = serde_json::from_slice(&output.stdout)
+        .context("`cargo metadata` printed no target_directory")?;
+    Ok(metadata.target_directory)
+}
+
 fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd
         .status()
@@ -173,4 +207,31 @@ fn run(cmd: &mut Command) -> Result<()> {
         bail!("{cmd:?} failed with {status}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_directory_follows_cargo_target_dir_relative_to_the_root() {
+        let root = project_root();
+        let moved = query_target_dir(
+            Command::new(cargo())
+                .current_dir(&root)
+                .env("CARGO_TARGET_DIR", "elsewhere/build"),
+        )
+        .expect("cargo metadata");
+        assert_eq!(
+            moved,
+            root.canonicalize().expect("root").join("elsewhere/build")
+        );
+        let absolute = query_target_dir(
+            Command::new(cargo())
+                .current_dir(&root)
+                .env("CARGO_TARGET_DIR", "/tmp/ash-target"),
+        )
+        .expect("cargo metadata");
+        assert_eq!(absolute, PathBuf::from("/tmp/ash-target"));
+    }
 }

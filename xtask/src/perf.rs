@@ -1,5 +1,6 @@
 //! `cargo xtask perf-validate`: measures the release service against the committed budget
-//! (`xtask/perf-budget.yaml`) and writes JSON, Markdown and SVG reports under `target/perf/`.
+//! (`xtask/perf-budget.yaml`) and writes JSON, Markdown and SVG reports under `perf/` in
+//! cargo's target directory (`target/perf/` by default).
 //!
 //! All figures come from one run on one machine, and the budget is expressed as ratios where it
 //! can be, so a noisy shared machine moves both sides of each comparison together.
@@ -235,7 +236,8 @@ fn config_cache_ratio(root: &Path) -> Result<(f64, f64)> {
 
 /// The whole task.
 pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
-    let out_dir = root.join("target/perf");
+    let target = crate::target_dir(root)?;
+    let out_dir = target.join("perf");
     std::fs::create_dir_all(&out_dir)?;
     crate::setup::run(root, false)?;
     let bar = spinner("building the release binary");
@@ -294,7 +296,7 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     let bar = spinner("start-up to ready");
     let data = tempfile_dir(&out_dir)?;
     let (server, ready_s) = start_server(
-        &root.join("target/release/ash-nlp"),
+        &target.join("release/ash-nlp"),
         root,
         &data,
         &[
