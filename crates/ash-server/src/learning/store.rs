@@ -327,3 +327,21 @@ impl CorrectionStore for RedisStore {
         format!("redis (prefix {})", self.prefix)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CorrectionStore, EmbeddedStore};
+
+    #[test]
+    fn the_embedded_store_creates_its_directory_and_file_on_first_use() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("not/yet/there");
+        let store = EmbeddedStore::open(&dir).expect("open");
+        assert!(dir.join("corrections.redb").is_file());
+        assert!(store.all().expect("all").is_empty());
+        store.set_meta("k", "v").expect("write");
+        drop(store);
+        let reopened = EmbeddedStore::open(&dir).expect("reopen");
+        assert_eq!(reopened.meta("k").expect("meta").as_deref(), Some("v"));
+    }
+}
