@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use ash_config::{LogFormat, LoggingConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
@@ -11,19 +12,45 @@ use tracing_subscriber::{EnvFilter, Registry, reload};
 /// Changes the log level at run time.
 pub(crate) type LogHandle = reload::Handle<EnvFilter, Registry>;
 
+/// The workspace's crates (and the binary): the only log targets allowed below `warn`.
+const OWN_TARGETS: &[&str] = &[
+    "ash_nlp",
+    "ash_server",
+    "ash_models",
+    "ash_analysis",
+    "ash_config",
+    "ash_response",
+];
+
+/// Caps every other crate at `warn`, whatever the configured level or `RUST_LOG` ask for.
+///
+/// Our crates never put message text in a log line (tested); dependencies promise nothing of the
+/// kind: at debug or trace, tokenizers and ort see the text itself, hyper, h2, axum and tower the
+/// request bodies, redis the commands that carry corrections. Capping all but our own, rather than
+/// a list of names, also covers a dependency added later. Warnings and errors report failures, not
+/// data, so they still show.
+fn third_party_cap() -> Targets {
+    OWN_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::WARN), |t, own| {
+            t.with_target(*own, LevelFilter::TRACE)
+        })
+}
+
 fn filter(config: &LoggingConfig) -> EnvFilter {
-    // `RUST_LOG`, when set, wins (debugging a live process); else the configured level, with the
-    // noisy dependencies kept at warn.
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        let level = config.filter_directive().unwrap_or("info");
-        EnvFilter::new(format!("{level},ort=warn,hyper=warn,tower=warn"))
-    })
+    // `RUST_LOG`, when set, wins (debugging a live process); else the configured level. Either way
+    // `third_party_cap` applies on top.
+    EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(config.filter_directive().unwrap_or("info")))
 }
 
 /// Installs the global subscriber; returns the handle that changes its level.
 pub(crate) fn init_logging(config: &LoggingConfig) -> Option<LogHandle> {
     let (filter_layer, handle) = reload::Layer::new(filter(config));
-    let registry = tracing_subscriber::registry().with(filter_layer);
+    // Two global filters: an event must pass both (the level asked for, and the cap).
+    let registry = tracing_subscriber::registry()
+        .with(filter_layer)
+        .with(third_party_cap());
     let installed = match config.format {
         LogFormat::Json => registry
             .with(
@@ -67,4 +94,35 @@ pub(crate) fn metrics_handle() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::third_party_cap;
+
+    #[test]
+    fn dependencies_are_capped_at_warn_and_our_crates_are_not() {
+        let cap = third_party_cap();
+        for target in [
+            "tokenizers::tokenizer",
+            "ort::session",
+            "hyper::proto::h1::io",
+            "hyper_util::client",
+            "h2::codec",
+            "tower_http::trace",
+            "axum::rejection",
+            "redis::cmd",
+            "tokio::task",
+            "log",
+        ] {
+            assert!(!cap.would_enable(target, &Level::INFO), "{target}");
+            assert!(!cap.would_enable(target, &Level::TRACE), "{target}");
+            assert!(cap.would_enable(target, &Level::WARN), "{target}");
+        }
+        for target in ["ash_server::middleware", "ash_models::worker", "ash_nlp"] {
+            assert!(cap.would_enable(target, &Level::TRACE), "{target}");
+        }
+    }
 }
