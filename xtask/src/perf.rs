@@ -77,6 +77,9 @@ struct Report {
     requests_for_rss: u64,
     config_cached_ns: f64,
     config_uncached_ns: f64,
+    /// p50 of `/analyze` with 20 history items, and without, measured alternately.
+    history_p50_ms: f64,
+    no_history_p50_ms: f64,
     latencies_ms: Vec<f64>,
     metrics: BTreeMap<String, f64>,
 }
@@ -418,6 +421,9 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     r.batch_endpoint_ms = best_batch;
     r.singles_100_ms = best_singles;
 
+    bar.set_message("/analyze with 20 history items vs without");
+    (r.history_p50_ms, r.no_history_p50_ms) = history_latency(&agent, &server.base, seq_n / 2)?;
+
     r.rss_peak_kb = rss_kb(pid, "VmHWM:");
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -453,6 +459,10 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     m.insert(
         "config_cache_ratio".into(),
         r.config_uncached_ns / r.config_cached_ns,
+    );
+    m.insert(
+        "history_20_ratio_p50".into(),
+        r.history_p50_ms / r.no_history_p50_ms,
     );
 
     let budget: Vec<BudgetEntry> = serde_yaml::from_str(&std::fs::read_to_string(
@@ -558,6 +568,49 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     } else {
         bail!("performance budget broken: {}", broken.join(", "))
     }
+}
+
+/// p50 latency of `/analyze` with the largest history the bot sends (20 items, half of them
+/// scored) and without, alternating request by request so both see the same machine.
+fn history_latency(agent: &ureq::Agent, base: &str, pairs: usize) -> Result<(f64, f64)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let history: Vec<serde_json::Value> = (0..20u64)
+        .map(|i| {
+            let at = jiff::Timestamp::from_second((now - 600 * (i + 1)) as i64)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            let mut item = serde_json::json!({"message": MESSAGES[i as usize % MESSAGES.len()], "timestamp": at});
+            if i % 2 == 0 {
+                item["crisis_score"] = serde_json::json!(0.1 + 0.02 * i as f64);
+            }
+            item
+        })
+        .collect();
+    let (mut with, mut without) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+    for k in 0..pairs.max(20) {
+        let message = MESSAGES[k % MESSAGES.len()];
+        for (history, into) in [(Some(&history), &mut with), (None, &mut without)] {
+            let mut body = serde_json::json!({"message": message, "user_id": "perf"});
+            if let Some(h) = history {
+                body["message_history"] = serde_json::json!(h);
+            }
+            let t = Instant::now();
+            let mut response = agent
+                .post(&format!("{base}/analyze"))
+                .header("content-type", "application/json")
+                .send(body.to_string())?;
+            let _ = response.body_mut().read_to_vec()?;
+            if response.status() != 200 {
+                bail!("/analyze with history failed with {}", response.status());
+            }
+            into.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    with.sort_by(f64::total_cmp);
+    without.sort_by(f64::total_cmp);
+    Ok((percentile(&with, 50.0), percentile(&without, 50.0)))
 }
 
 fn tempfile_dir(parent: &Path) -> Result<PathBuf> {
