@@ -42,7 +42,7 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let json = req
             .headers()
             .get(CONTENT_TYPE)
@@ -61,14 +61,30 @@ where
             .extensions()
             .get::<BodyLimit>()
             .map_or(usize::MAX, |l| l.0);
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            // The only way reading a body fails here is the length limit or a broken connection.
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::BodyTooLarge { limit }
-            } else {
-                ApiError::InvalidJson
-            }
-        })?;
+        // The limit is the live configuration's (taken per request), not a layer's built at start.
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::BodyTooLarge { limit });
+        }
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|error| {
+                // Reading fails on the length limit or a broken connection.
+                let too_large = std::iter::successors(
+                    Some(&error as &(dyn std::error::Error + 'static)),
+                    |e| e.source(),
+                )
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    ApiError::BodyTooLarge { limit }
+                } else {
+                    ApiError::InvalidJson
+                }
+            })?;
         parse(&bytes).map(ApiJson)
     }
 }

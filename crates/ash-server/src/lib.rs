@@ -14,6 +14,7 @@ mod error;
 mod extract;
 pub mod learning;
 mod middleware;
+mod reload;
 mod routes;
 mod state;
 mod telemetry;
@@ -142,7 +143,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/admin/calibration/reset", post(admin::reset_calibration))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        // The body limit is applied per request from the live configuration (`ApiJson`).
+        .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             middleware::observe,
@@ -214,7 +216,13 @@ pub fn main_with(args: cli::Args) -> ExitCode {
 fn on_config_change(state: &AppState, config: &Arc<Config>, log: Option<&telemetry::LogHandle>) {
     // Runs inside the store's reload, so the generation read here is this configuration's.
     match state::Pipeline::build(Arc::clone(config), state.store.status().generation) {
-        Ok(pipeline) => state.replace_pipeline(pipeline),
+        Ok(pipeline) => {
+            state.replace_pipeline(pipeline);
+            let pending = state.restart_required();
+            if !pending.is_empty() {
+                tracing::warn!(settings = ?pending, "reloaded; these settings apply only after a restart");
+            }
+        }
         Err(e) => {
             tracing::error!(error = %e, "patterns of the reloaded configuration do not compile; keeping the previous ones")
         }

@@ -70,6 +70,8 @@ impl Pipeline {
 /// Everything handlers share.
 pub struct AppState {
     pub store: Arc<ConfigStore>,
+    /// The configuration the server started with (what start-only settings still follow).
+    pub start_config: Arc<Config>,
     /// The current pipeline; take it once per request ([`AppState::pipeline`]).
     pipeline: ArcSwap<Pipeline>,
     pub models: ArcSwapOption<ModelCoordinator>,
@@ -111,6 +113,7 @@ impl AppState {
         Ok(Self {
             permits: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
             pipeline: ArcSwap::from_pointee(pipeline),
+            start_config: Arc::clone(&config),
             models: ArcSwapOption::empty(),
             phase: AtomicU8::new(Phase::Starting as u8),
             started: Instant::now(),
@@ -144,6 +147,12 @@ impl AppState {
     /// The current pipeline (configuration, analyzer and generation together).
     pub fn pipeline(&self) -> Arc<Pipeline> {
         self.pipeline.load_full()
+    }
+
+    /// Start-only settings whose configured value differs from the one running (they apply at the
+    /// next restart).
+    pub fn restart_required(&self) -> Vec<&'static str> {
+        crate::reload::restart_required(&self.start_config, &self.config())
     }
 
     /// Swaps in a pipeline built from a new configuration.

@@ -63,3 +63,121 @@ fn each_answer_comes_from_one_configuration_generation_during_a_reload_storm() {
         );
     });
 }
+
+/// A change to one config file's text.
+type Edit = fn(&str) -> String;
+
+/// Rewrites `file` in the server's configuration with `edit` and reloads on demand.
+fn reload_with(server: &Server, file: &str, edit: impl Fn(&str) -> String) -> serde_json::Value {
+    let path = server.config_dir().join(file);
+    let original = std::fs::read_to_string(&path).expect("config file");
+    let edited = edit(&original);
+    assert_ne!(edited, original, "the edit of {file} changes it");
+    common::write_config(&server.config_dir(), file, &edited);
+    let reply = server.post_with(
+        "/admin/config/reload",
+        &json!({}),
+        &[("x-api-key", API_KEY)],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    common::write_config(&server.config_dir(), file, &original);
+    reply.json
+}
+
+#[test]
+fn a_reload_reports_every_start_only_setting_it_cannot_apply() {
+    let server = Server::start();
+    let key = [("x-api-key", API_KEY)];
+    let cases: [(&str, &str, Edit); 9] = [
+        ("server.yaml", "server.max_concurrent_requests", |s| {
+            s.replace(
+                "max_concurrent_requests: 256",
+                "max_concurrent_requests: 64",
+            )
+        }),
+        ("server.yaml", "server.allow_degraded_start", |s| {
+            s.replace("allow_degraded_start: false", "allow_degraded_start: true")
+        }),
+        ("server.yaml", "server.shutdown_grace_ms", |s| {
+            format!("{s}\nshutdown_grace_ms: 1234\n")
+        }),
+        ("server.yaml", "server.cors", |s| {
+            format!("{s}\ncors:\n  enabled: true\n")
+        }),
+        ("server.yaml", "server.rate_limit", |s| {
+            s.replace("rate_limit:\n", "rate_limit:\n  requests_per_minute: 7\n")
+        }),
+        ("models.yaml", "models", |s| {
+            s.replace("max_wait_us: 0", "max_wait_us: 250")
+        }),
+        ("logging.yaml", "logging.format", |s| {
+            s.replace("format: human", "format: json")
+        }),
+        ("performance.yaml", "performance.reload", |s| {
+            s.replace("poll_interval_ms: 2000", "poll_interval_ms: 3000")
+        }),
+        ("storage.yaml", "storage.backend", |s| {
+            s.replace(
+                "backend: embedded",
+                "backend: redis\nredis_url: redis://127.0.0.1:1",
+            )
+        }),
+    ];
+    for (file, setting, edit) in cases {
+        let reply = reload_with(&server, file, edit);
+        let pending = reply["restart_required"]
+            .as_array()
+            .expect("restart_required");
+        assert!(
+            pending.iter().any(|k| k == setting),
+            "{setting} changed but was not reported: {reply}"
+        );
+        let admin = server.get_with("/admin/config", &key);
+        assert!(
+            admin.json["restart_required"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|k| k == setting)),
+            "{setting}: {}",
+            admin.text
+        );
+        // Put back, the setting is no longer pending.
+        let back = server.post_with("/admin/config/reload", &json!({}), &key);
+        assert_eq!(back.json["restart_required"], json!([]), "{}", back.text);
+    }
+}
+
+#[test]
+fn request_limits_apply_on_reload() {
+    let server = Server::start();
+    let key = [("x-api-key", API_KEY)];
+    let body = json!({"message": "x".repeat(3000)});
+    assert_eq!(server.post("/analyze", &body).status, 200);
+    let path = server.config_dir().join("server.yaml");
+    let original = std::fs::read_to_string(&path).expect("server.yaml");
+    common::write_config(
+        &server.config_dir(),
+        "server.yaml",
+        &format!("{original}\nmax_body_bytes: 2048\n"),
+    );
+    let reply = server.post_with("/admin/config/reload", &json!({}), &key);
+    assert_eq!(reply.json["restart_required"], json!([]), "{}", reply.text);
+    assert_eq!(
+        server.post("/analyze", &body).status,
+        413,
+        "body limit applied live"
+    );
+    common::write_config(
+        &server.config_dir(),
+        "server.yaml",
+        &original.replace("max_message_chars: 10000", "max_message_chars: 1000"),
+    );
+    server.post_with("/admin/config/reload", &json!({}), &key);
+    assert_eq!(
+        server.post("/analyze", &body).status,
+        422,
+        "message limit applied live"
+    );
+    common::write_config(&server.config_dir(), "server.yaml", &original);
+    server.post_with("/admin/config/reload", &json!({}), &key);
+    assert_eq!(server.post("/analyze", &body).status, 200);
+}

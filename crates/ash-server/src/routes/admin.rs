@@ -84,9 +84,11 @@ pub(crate) async fn reload(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     match outcome {
-        Ok(outcome) => Ok(Json(
-            serde_json::json!({ "outcome": outcome, "status": state.store.status() }),
-        )),
+        Ok(outcome) => Ok(Json(serde_json::json!({
+            "outcome": outcome,
+            "status": state.store.status(),
+            "restart_required": state.restart_required(),
+        }))),
         Err(error) => Err(ApiError::Conflict(format!(
             "configuration refused, previous one stays live: {error}"
         ))),
@@ -104,6 +106,7 @@ pub(crate) async fn config(
     Ok(Json(serde_json::json!({
         "config": config.to_redacted_json(),
         "reload": state.store.status(),
+        "restart_required": state.restart_required(),
         "unused_variables": state.store.loader().unused_variables(),
     })))
 }
