@@ -33,7 +33,8 @@ fn bench(c: &mut Criterion) {
     let definition = &config.models.models["minilm"];
     let mut session = ash_models::onnx::session_builder(
         runtime::environment().expect("runtime"),
-        &config.models.runtime,
+        // One session's threads, as each of the service's sessions has.
+        config.models.runtime.pool(ash_models::available_cores()).1,
     )
     .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
     .expect("bare session");

@@ -177,7 +177,8 @@ fn bare_session(root: &Path) -> Result<(Session, Vec<Vec<i64>>)> {
     // The same session options as the service's.
     let session = ash_models::onnx::session_builder(
         runtime::environment().context("runtime")?,
-        &config.models.runtime,
+        // One session's threads, as each of the service's sessions has.
+        config.models.runtime.pool(ash_models::available_cores()).1,
     )
     .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
     .map_err(|e| anyhow::anyhow!("bare session: {e}"))?;

@@ -142,6 +142,7 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         "runtime.intra_threads",
         Integer,
     ),
+    bind("NLP_HARDWARE_SESSIONS", Models, "runtime.sessions", Integer),
     bind(
         "NLP_HARDWARE_MAX_BATCH_SIZE",
         Models,

@@ -15,7 +15,7 @@ use crate::labels::{self, LabelIndex};
 use crate::onnx::{ModelSignature, OnnxModel, RunCounters, SequenceInput};
 use crate::plan;
 use crate::runtime::{self, RuntimeInfo};
-use crate::worker::{Rows, Worker};
+use crate::worker::{Batching, Priority, Rows, Worker};
 use ash_types::{ModelFailure, ModelOutputs};
 
 /// Overall readiness of the model layer.
@@ -105,6 +105,12 @@ impl ModelCoordinator {
         let models_config = Arc::clone(&config.models);
         let runtime = runtime::init(&models_config.runtime);
         let batching = &models_config.batching;
+        let (pool_sessions, pool_threads) = models_config.runtime.pool(available_cores());
+        tracing::info!(
+            sessions = pool_sessions,
+            threads_per_session = pool_threads,
+            "inference pool per model"
+        );
         let mut models = BTreeMap::new();
         for (name, definition) in &models_config.models {
             let roles: Vec<String> = models_config
@@ -118,15 +124,27 @@ impl ModelCoordinator {
             let counters = Arc::new(RunCounters::default());
             let started = Instant::now();
             let loaded = runtime.clone().and_then(|_| {
-                let model =
-                    OnnxModel::load(name, definition, &models_config, Arc::clone(&counters))?;
-                let signature = model.signature().clone();
+                let sessions = (0..pool_sessions)
+                    .map(|_| {
+                        OnnxModel::load(
+                            name,
+                            definition,
+                            &models_config,
+                            pool_threads,
+                            Arc::clone(&counters),
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let signature = sessions[0].signature().clone();
                 let worker = Worker::spawn(
                     name,
-                    model,
-                    batching.max_batch_size,
-                    Duration::from_micros(batching.max_wait_us),
-                    batching.queue_capacity,
+                    sessions,
+                    Batching {
+                        max_batch_size: batching.max_batch_size,
+                        bulk_max_batch_size: batching.bulk_max_batch_size,
+                        max_wait: Duration::from_micros(batching.max_wait_us),
+                        queue_capacity: batching.queue_capacity,
+                    },
                 )?;
                 Ok((worker, signature))
             });
@@ -259,18 +277,22 @@ impl ModelCoordinator {
         }
     }
 
-    /// Analyses one message.
+    /// Analyses one message someone just wrote (the real-time lane).
     pub async fn infer(&self, text: &str) -> ModelOutputs {
-        self.infer_batch(&[text]).await.pop().unwrap_or_default()
+        self.infer_batch(&[text], Priority::RealTime)
+            .await
+            .pop()
+            .unwrap_or_default()
     }
 
-    /// Analyses several messages; each model runs them together (in batch-sized forward passes).
-    pub async fn infer_batch(&self, texts: &[&str]) -> Vec<ModelOutputs> {
+    /// Analyses several messages; each model runs them together (in batch-sized forward passes,
+    /// or small pieces in the bulk lane).
+    pub async fn infer_batch(&self, texts: &[&str], priority: Priority) -> Vec<ModelOutputs> {
         let index = self.index.load_full();
         let plans = plan::plan(&index, texts, &self.window_chars);
         let runs = plans.iter().map(|p| async move {
             match self.worker(&p.model) {
-                Ok(w) => w.run(p.inputs.clone(), self.timeout).await,
+                Ok(w) => w.run(p.inputs.clone(), priority, self.timeout).await,
                 Err(e) => Err(e),
             }
         });
@@ -488,6 +510,11 @@ fn warm_up(
     let long = WARMUP_SHORT.repeat(max_length / 12 + 1);
     worker.run_blocking(vec![input(&long)])?;
     Ok(())
+}
+
+/// The cores this process may use.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -18,6 +18,7 @@ pub mod scoring;
 pub mod worker;
 
 pub use ash_types::{FailureKind, LabelScore, ModelFailure, ModelOutputs, RoleOutput};
-pub use coordinator::{ModelCoordinator, ModelStatus, ModelsState, ModelsStatus};
+pub use coordinator::{ModelCoordinator, ModelStatus, ModelsState, ModelsStatus, available_cores};
 pub use error::ModelError;
 pub use runtime::RuntimeInfo;
+pub use worker::Priority;

@@ -70,6 +70,7 @@ impl OnnxModel {
         name: &str,
         definition: &ModelDefinition,
         models: &ModelsConfig,
+        threads: usize,
         counters: Arc<RunCounters>,
     ) -> Result<Self, ModelError> {
         let fail = |reason: String| ModelError::Load {
@@ -94,7 +95,7 @@ impl OnnxModel {
                 )));
             }
         }
-        let builder = session_builder(environment, &models.runtime)
+        let builder = session_builder(environment, threads)
             .map_err(|e| fail(format!("cannot configure session: {e}")))?;
         let mut builder =
             with_execution_provider(builder, models.runtime.execution_provider).map_err(&fail)?;
@@ -256,12 +257,8 @@ impl OnnxModel {
 /// sessions with it too, so that "bare `session.run`" means the same session settings.
 pub fn session_builder(
     environment: &ort::environment::Environment,
-    runtime: &ash_config::RuntimeConfig,
+    threads: usize,
 ) -> Result<ort::session::builder::SessionBuilder, ort::Error> {
-    let threads = match runtime.intra_threads {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        n => n,
-    };
     Session::builder(environment)
         .and_then(|b| {
             b.with_optimization_level(GraphOptimizationLevel::All)

@@ -1,14 +1,19 @@
-//! The dedicated inference thread of one model, fed by a bounded queue, batching whatever is
-//! waiting into one forward pass.
+//! The inference threads of one model: a pool of sessions, each owned by its own thread, all fed
+//! from one bounded queue; each thread batches whatever is waiting into one forward pass.
 //!
 //! At low load a request runs alone as soon as it arrives (no artificial delay unless
 //! `max_wait_us` asks for one); under load, requests that queued during the previous run go
 //! together in the next one. A full queue is refused at once (`Overloaded`), never waited on.
+//!
+//! **Real-time before bulk.** There are two lanes. A single message someone just wrote
+//! ([`Priority::RealTime`]) is always taken before batch work ([`Priority::Bulk`]), and bulk work
+//! runs in small pieces (`bulk_max_batch_size` sequences), because a run cannot be paused: a
+//! real-time request waits at most for one such piece per session.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
 use tokio::sync::oneshot;
 
 use crate::error::ModelError;
@@ -22,43 +27,84 @@ struct Job {
     reply: oneshot::Sender<Result<Rows, ModelError>>,
 }
 
-/// Handle to a model's worker thread. Dropping every handle stops the thread.
+/// Which lane a piece of work takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// A message someone just wrote: first in line.
+    RealTime,
+    /// Batches and back-fill: runs when no real-time work waits, in small pieces.
+    Bulk,
+}
+
+/// Handle to a model's worker threads. Dropping every handle stops them.
 #[derive(Clone, Debug)]
 pub struct Worker {
     name: Arc<str>,
-    sender: Sender<Job>,
+    realtime: Sender<Job>,
+    bulk: Sender<Job>,
     max_batch_size: usize,
+    bulk_max_batch_size: usize,
+}
+
+/// How a worker pool batches.
+#[derive(Clone, Copy, Debug)]
+pub struct Batching {
+    pub max_batch_size: usize,
+    /// Most sequences in one bulk run (a real-time request waits at most for one).
+    pub bulk_max_batch_size: usize,
+    pub max_wait: Duration,
+    pub queue_capacity: usize,
+}
+
+/// The two lanes, as one worker thread reads them.
+struct Lanes {
+    realtime: Receiver<Job>,
+    bulk: Receiver<Job>,
 }
 
 impl Worker {
-    /// Starts the thread that owns `model`.
+    /// Starts one thread per session in `sessions` (one model's pool), all reading the same two
+    /// lanes.
     pub fn spawn(
         name: &str,
-        model: OnnxModel,
-        max_batch_size: usize,
-        max_wait: Duration,
-        queue_capacity: usize,
+        sessions: Vec<OnnxModel>,
+        batching: Batching,
     ) -> Result<Self, ModelError> {
-        let (sender, receiver) = bounded::<Job>(queue_capacity);
-        let max_batch_size = max_batch_size.max(1);
-        let thread_name = name.to_owned();
-        std::thread::Builder::new()
-            .name(format!("infer-{name}"))
-            .spawn(move || run_loop(&thread_name, model, &receiver, max_batch_size, max_wait))
-            .map_err(|e| ModelError::Load {
-                model: name.to_owned(),
-                reason: format!("cannot start inference thread: {e}"),
-            })?;
+        let (realtime, realtime_rx) = bounded::<Job>(batching.queue_capacity);
+        let (bulk, bulk_rx) = bounded::<Job>(batching.queue_capacity);
+        let max_batch_size = batching.max_batch_size.max(1);
+        let bulk_max_batch_size = batching.bulk_max_batch_size.clamp(1, max_batch_size);
+        let batching = Batching {
+            max_batch_size,
+            bulk_max_batch_size,
+            ..batching
+        };
+        for (i, model) in sessions.into_iter().enumerate() {
+            let thread_name = name.to_owned();
+            let lanes = Lanes {
+                realtime: realtime_rx.clone(),
+                bulk: bulk_rx.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("infer-{name}-{i}"))
+                .spawn(move || run_loop(&thread_name, model, &lanes, batching))
+                .map_err(|e| ModelError::Load {
+                    model: name.to_owned(),
+                    reason: format!("cannot start inference thread: {e}"),
+                })?;
+        }
         Ok(Self {
             name: name.into(),
-            sender,
+            realtime,
+            bulk,
             max_batch_size,
+            bulk_max_batch_size,
         })
     }
 
-    /// Requests waiting in the queue.
+    /// Requests waiting in both lanes.
     pub fn queue_depth(&self) -> usize {
-        self.sender.len()
+        self.realtime.len() + self.bulk.len()
     }
 
     /// Queues `inputs` (split into batch-sized jobs) and returns the receivers, in order.
@@ -69,23 +115,28 @@ impl Worker {
     fn submit(
         &self,
         inputs: Vec<SequenceInput>,
+        priority: Priority,
         wait_for_space: bool,
     ) -> Result<Vec<oneshot::Receiver<Result<Rows, ModelError>>>, ModelError> {
+        let (sender, piece) = match priority {
+            Priority::RealTime => (&self.realtime, self.max_batch_size),
+            Priority::Bulk => (&self.bulk, self.bulk_max_batch_size),
+        };
         let mut receivers = Vec::new();
         let mut rest = inputs;
         while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(self.max_batch_size));
+            let tail = rest.split_off(rest.len().min(piece));
             let (reply, rx) = oneshot::channel();
             let job = Job {
                 inputs: rest,
                 reply,
             };
             let sent = if wait_for_space {
-                self.sender
+                sender
                     .send(job)
                     .map_err(|e| TrySendError::Disconnected(e.0))
             } else {
-                self.sender.try_send(job)
+                sender.try_send(job)
             };
             match sent {
                 Ok(()) => receivers.push(rx),
@@ -108,13 +159,14 @@ impl Worker {
         }
     }
 
-    /// Runs `inputs` and waits (asynchronously) at most `timeout`.
+    /// Runs `inputs` in `priority`'s lane and waits (asynchronously) at most `timeout`.
     pub async fn run(
         &self,
         inputs: Vec<SequenceInput>,
+        priority: Priority,
         timeout: Duration,
     ) -> Result<Rows, ModelError> {
-        let receivers = self.submit(inputs, false)?;
+        let receivers = self.submit(inputs, priority, false)?;
         let gather = async {
             let mut rows = Vec::new();
             for rx in receivers {
@@ -135,33 +187,57 @@ impl Worker {
     /// space. Must not be called on an async runtime thread.
     pub fn run_blocking(&self, inputs: Vec<SequenceInput>) -> Result<Rows, ModelError> {
         let mut rows = Vec::new();
-        for rx in self.submit(inputs, true)? {
+        for rx in self.submit(inputs, Priority::RealTime, true)? {
             rows.extend(rx.blocking_recv().map_err(|_| self.stopped())??);
         }
         Ok(rows)
     }
 }
 
-fn run_loop(
-    name: &str,
-    mut model: OnnxModel,
-    receiver: &Receiver<Job>,
-    max_batch_size: usize,
-    max_wait: Duration,
-) {
-    let mut carried: Option<Job> = None;
+/// The next job: real-time first; `None` once every handle is dropped.
+fn next_job(lanes: &Lanes) -> Option<(Job, Priority)> {
+    use crossbeam_channel::TryRecvError::Disconnected;
     loop {
-        let first = match carried.take() {
-            Some(job) => job,
-            None => match receiver.recv() {
-                Ok(job) => job,
-                Err(_) => return, // every handle dropped: shut down
-            },
+        let realtime = match lanes.realtime.try_recv() {
+            Ok(job) => return Some((job, Priority::RealTime)),
+            Err(e) => e == Disconnected,
+        };
+        let bulk = match lanes.bulk.try_recv() {
+            Ok(job) => return Some((job, Priority::Bulk)),
+            Err(e) => e == Disconnected,
+        };
+        if realtime && bulk {
+            return None;
+        }
+        // Both empty: sleep until either has work (or is closed), then look again, real-time
+        // first.
+        let mut select = Select::new();
+        select.recv(&lanes.realtime);
+        select.recv(&lanes.bulk);
+        select.ready();
+    }
+}
+
+fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching) {
+    let max_wait = batching.max_wait;
+    let mut carried: Option<(Job, Priority)> = None;
+    loop {
+        let Some((first, priority)) = carried.take().or_else(|| next_job(lanes)) else {
+            return; // every handle dropped: shut down
+        };
+        // A run takes jobs of one lane only: bulk pieces stay small, real-time runs stay fast.
+        let receiver = match priority {
+            Priority::RealTime => &lanes.realtime,
+            Priority::Bulk => &lanes.bulk,
+        };
+        let limit = match priority {
+            Priority::RealTime => batching.max_batch_size,
+            Priority::Bulk => batching.bulk_max_batch_size,
         };
         let mut jobs = vec![first];
         let mut size = jobs[0].inputs.len();
         let deadline = Instant::now() + max_wait;
-        while size < max_batch_size {
+        while size < limit {
             let next = match receiver.try_recv() {
                 Ok(job) => Some(job),
                 Err(_) if max_wait.is_zero() => None,
@@ -170,8 +246,8 @@ fn run_loop(
                     .ok(),
             };
             let Some(job) = next else { break };
-            if size + job.inputs.len() > max_batch_size {
-                carried = Some(job);
+            if size + job.inputs.len() > limit {
+                carried = Some((job, priority));
                 break;
             }
             size += job.inputs.len();
@@ -190,7 +266,7 @@ fn run_loop(
         metrics::histogram!("ash_model_batch_size", "model" => name.to_owned())
             .record(inputs.len() as f64);
         metrics::gauge!("ash_model_queue_depth", "model" => name.to_owned())
-            .set(receiver.len() as f64);
+            .set((lanes.realtime.len() + lanes.bulk.len()) as f64);
         let started = Instant::now();
         let result = model.run(&inputs);
         metrics::histogram!("ash_inference_duration_seconds", "model" => name.to_owned())

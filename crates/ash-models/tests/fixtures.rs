@@ -44,6 +44,7 @@ fn raw_pairs(config: &ash_config::Config, message: &str, hypotheses: &[&str]) ->
         "tiny_nli",
         definition,
         &config.models,
+        1,
         Arc::new(RunCounters::default()),
     )
     .expect("load");

@@ -40,6 +40,7 @@ fn embeddings_match_the_independent_reference() {
         "minilm",
         &config.models.models["minilm"],
         &config.models,
+        1,
         Arc::new(RunCounters::default()),
     )
     .expect("load default model");

@@ -11,7 +11,7 @@ use std::time::Instant;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use ash_analysis::{Analyzer, Decision};
 use ash_config::{Config, ConfigStore, CrisisLevel};
-use ash_models::{ModelCoordinator, ModelsState};
+use ash_models::{ModelCoordinator, ModelsState, Priority};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
@@ -184,6 +184,7 @@ impl AppState {
         &self,
         config: &Config,
         texts: &[&str],
+        priority: Priority,
     ) -> Result<Vec<Evidence>, ApiError> {
         let repeat =
             |make: &dyn Fn() -> Evidence| (0..texts.len()).map(|_| make()).collect::<Vec<_>>();
@@ -196,7 +197,7 @@ impl AppState {
                 detail: "models are still loading".into(),
             }));
         };
-        let outputs = models.infer_batch(texts).await;
+        let outputs = models.infer_batch(texts, priority).await;
         // Every model refused because its queue is full: shed load rather than answer from
         // patterns alone under pressure.
         let all_overloaded = outputs.iter().all(|o| {

@@ -29,8 +29,11 @@ pub struct RuntimeConfig {
     pub library_path: Option<PathBuf>,
     /// Directory for runtime and model files; relative model paths resolve against it.
     pub cache_dir: PathBuf,
-    /// Threads each inference uses; 0 means one per available core.
+    /// Threads each inference uses; 0: chosen with `sessions` (see [`RuntimeConfig::pool`]).
     pub intra_threads: usize,
+    /// Sessions per model, each on its own inference thread fed from one queue; 0: chosen from
+    /// the cores (see [`RuntimeConfig::pool`]).
+    pub sessions: usize,
     pub execution_provider: ExecutionProvider,
     /// Longest an inference may take before the request is answered degraded.
     pub inference_timeout_ms: u64,
@@ -42,8 +45,31 @@ impl Default for RuntimeConfig {
             library_path: None,
             cache_dir: PathBuf::from(".cache"),
             intra_threads: 0,
+            sessions: 0,
             execution_provider: ExecutionProvider::Cpu,
             inference_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// Sessions per model and threads per session on a machine with `cores` cores.
+    ///
+    /// A small encoder hardly parallelises inside one run but does across runs, so cores are
+    /// spent on sessions of two threads each: 2 cores → 1 × 2, 12 → 6 × 2, 16 → 8 × 2 (on 12
+    /// cores, six sessions of two threads ran the default model at about 0.95 of twelve
+    /// single-thread sessions and three times one session of twelve; docs/performance.md). A
+    /// value set in the configuration is kept, and the other one fills the remaining cores.
+    pub fn pool(&self, cores: usize) -> (usize, usize) {
+        let cores = cores.max(1);
+        match (self.sessions, self.intra_threads) {
+            (0, 0) => {
+                let sessions = (cores / 2).max(1);
+                (sessions, (cores / sessions).max(1))
+            }
+            (0, threads) => ((cores / threads).max(1), threads),
+            (sessions, 0) => (sessions, (cores / sessions).max(1)),
+            (sessions, threads) => (sessions, threads),
         }
     }
 }
@@ -71,6 +97,9 @@ pub struct BatchingConfig {
     pub max_wait_us: u64,
     /// Requests waiting per model; beyond it callers get an overload error at once.
     pub queue_capacity: usize,
+    /// Most sequences in one run of bulk work (batches): a single message someone just wrote
+    /// waits at most for one such run per session.
+    pub bulk_max_batch_size: usize,
 }
 
 impl Default for BatchingConfig {
@@ -79,6 +108,7 @@ impl Default for BatchingConfig {
             max_batch_size: 32,
             max_wait_us: 0,
             queue_capacity: 1024,
+            bulk_max_batch_size: 8,
         }
     }
 }
@@ -198,6 +228,7 @@ impl Validate for ModelsConfig {
     fn validate(&self, v: &mut Validator) {
         v.at("runtime", |v| {
             v.range("intra_threads", self.runtime.intra_threads, 0, 1024);
+            v.range("sessions", self.runtime.sessions, 0, 256);
             v.range(
                 "inference_timeout_ms",
                 self.runtime.inference_timeout_ms,
@@ -209,6 +240,12 @@ impl Validate for ModelsConfig {
             v.range("max_batch_size", self.batching.max_batch_size, 1, 1024);
             v.range("max_wait_us", self.batching.max_wait_us, 0, 1_000_000);
             v.range("queue_capacity", self.batching.queue_capacity, 1, 1_000_000);
+            v.range(
+                "bulk_max_batch_size",
+                self.batching.bulk_max_batch_size,
+                1,
+                self.batching.max_batch_size.max(1),
+            );
         });
         v.at("models", |v| {
             for (name, model) in &self.models {

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use ash_analysis::{Analyzer, Decision, HistoryEntry};
 use ash_config::Config;
+use ash_models::Priority;
 use ash_response::{
     AnalyzeRequest, AnalyzeResponse, BatchRequest, BatchResponse, RequestMeta, Verbosity,
     analyze_response,
@@ -95,12 +96,13 @@ async fn evidence_for(
     state: &AppState,
     config: &Config,
     messages: &[Option<String>],
+    priority: Priority,
 ) -> Result<Vec<Option<Evidence>>, ApiError> {
     let texts: Vec<&str> = messages.iter().flatten().map(String::as_str).collect();
     let mut evidence = if texts.is_empty() {
         Vec::new()
     } else {
-        state.evidence(config, &texts).await?
+        state.evidence(config, &texts, priority).await?
     }
     .into_iter();
     Ok(messages
@@ -181,7 +183,7 @@ pub(crate) async fn analyze(
     let message = message_to_analyze(request.message, "message", config.server.max_message_chars)?;
     let _permit = state.admit(client)?;
     let messages = [message];
-    let evidence = evidence_for(&state, config, &messages).await?;
+    let evidence = evidence_for(&state, config, &messages, Priority::RealTime).await?;
     let [message] = messages;
     let (history, mut notes) = history_entries(request.message_history.as_ref());
     notes.extend(timezone_notes(request.user_timezone.as_ref()));
@@ -264,7 +266,8 @@ pub(crate) async fn analyze_batch(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let _permit = state.admit(client)?;
-    let evidence = evidence_for(&state, config, &messages).await?;
+    // Batches take the bulk lane: a single message someone just wrote goes first.
+    let evidence = evidence_for(&state, config, &messages, Priority::Bulk).await?;
     let context = Context {
         state: &state,
         config,
