@@ -78,6 +78,17 @@ impl ApiError {
         }
     }
 
+    /// True for the overload answer (see [`ApiError::overloaded`]).
+    pub fn is_overloaded(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unavailable {
+                code: "overloaded",
+                ..
+            }
+        )
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, Option<String>) {
         match self {
             ApiError::InvalidJson => (StatusCode::BAD_REQUEST, "invalid_json", None),

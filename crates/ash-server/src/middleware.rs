@@ -125,9 +125,38 @@ pub(crate) async fn observe(
         None if quiet => {
             tracing::debug!(request_id = %id, %method, endpoint = %endpoint, status = status.as_u16(), latency_ms, "request")
         }
+        None if matches!(status.as_u16(), 429 | 503) => refusal_logged(code.unwrap_or("refused")),
         None => {
             tracing::info!(request_id = %id, %method, endpoint = %endpoint, status = status.as_u16(), latency_ms, error = code, "request")
         }
     }
     response
 }
+
+/// Refusals under overload are counted (`ash_http_requests_total` by status), not logged one by
+/// one: at most one summary line per [`REFUSAL_LOG_EVERY`], with how many were refused since.
+fn refusal_logged(code: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SINCE_LAST: AtomicU64 = AtomicU64::new(0);
+    static LAST_LOGGED_S: AtomicU64 = AtomicU64::new(0);
+    let refused = SINCE_LAST.fetch_add(1, Ordering::Relaxed) + 1;
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_LOGGED_S.load(Ordering::Relaxed);
+    if now_s >= last + REFUSAL_LOG_EVERY.as_secs()
+        && LAST_LOGGED_S
+            .compare_exchange(last, now_s, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        SINCE_LAST.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            refused,
+            last = code,
+            "requests refused under load (counted; one line per interval)"
+        );
+    }
+}
+
+/// How often refusals under load are summarised in the log.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);

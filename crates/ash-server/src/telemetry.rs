@@ -60,8 +60,14 @@ pub(crate) fn init_logging(config: &LoggingConfig) -> Option<LogHandle> {
                     .with_current_span(false),
             )
             .try_init(),
+        // Colour only on a terminal: a log file or collector gets plain text.
         LogFormat::Human => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stdout)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
             .try_init(),
     };
     installed.ok().map(|()| handle)

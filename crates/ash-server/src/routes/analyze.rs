@@ -111,6 +111,19 @@ async fn evidence_for(
         .collect())
 }
 
+/// Evidence for messages answered without the models because the service is at its limit.
+fn overloaded_evidence(messages: &[Option<String>]) -> Vec<Option<Evidence>> {
+    messages
+        .iter()
+        .map(|m| {
+            m.as_ref().map(|_| Evidence::Unavailable {
+                kind: ash_types::FailureKind::Overloaded,
+                detail: "the service is at its limit; answered from patterns".to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// `message_history` read leniently: whatever is not a list of objects is noted, never refused.
 fn history_entries(value: Option<&serde_json::Value>) -> (Vec<HistoryEntry<'_>>, Vec<String>) {
     let mut notes = Vec::new();
@@ -181,9 +194,23 @@ pub(crate) async fn analyze(
     let now = jiff::Timestamp::now();
     let config = &pipeline.config;
     let message = message_to_analyze(request.message, "message", config.server.max_message_chars)?;
-    let _permit = state.admit(client)?;
     let messages = [message];
-    let evidence = evidence_for(&state, config, &messages, Priority::RealTime).await?;
+    // A single message is the last thing refused: at the concurrency limit, or with every model
+    // queue full, it gets a fast pattern-only answer (floors included, marked degraded) instead
+    // of a 503, which the bot would count toward its breaker.
+    let permit = match state.admit(client) {
+        Ok(permit) => Some(permit),
+        Err(e) if e.is_overloaded() => None,
+        Err(e) => return Err(e),
+    };
+    let evidence = match permit {
+        Some(_) => match evidence_for(&state, config, &messages, Priority::RealTime).await {
+            Ok(evidence) => evidence,
+            Err(e) if e.is_overloaded() => overloaded_evidence(&messages),
+            Err(e) => return Err(e),
+        },
+        None => overloaded_evidence(&messages),
+    };
     let [message] = messages;
     let (history, mut notes) = history_entries(request.message_history.as_ref());
     notes.extend(timezone_notes(request.user_timezone.as_ref()));
