@@ -145,6 +145,8 @@ fn export_import_and_calibration_reset() {
     );
     let export = server.get_with("/admin/corrections/export", &KEY);
     assert_eq!(export.json["corrections"].as_array().map(Vec::len), Some(1));
+    // What is stored is an embedding, a hash and a length: not the text (by default).
+    assert!(!export.text.contains("homework"), "{}", export.text);
     assert!(
         export.json["corrections"][0]["embedding"]
             .as_array()
