@@ -114,10 +114,18 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Ok(value) => value,
         Err(e) => {
             let inner = e.inner();
+            let path = e.path().to_string();
+            // Valid JSON whose number no field can hold (`1e999`, a 400-digit id) is a field
+            // error, not a syntax error.
+            if inner.is_syntax() && inner.to_string().starts_with("number out of range") {
+                return Err(ApiError::InvalidField {
+                    field: if path == "." { "(body)".into() } else { path },
+                    reason: "number out of range".into(),
+                });
+            }
             if inner.is_syntax() || inner.is_eof() || inner.is_io() {
                 return Err(ApiError::InvalidJson);
             }
-            let path = e.path().to_string();
             return Err(ApiError::InvalidField {
                 field: if path == "." { "(body)".into() } else { path },
                 reason: reason_without_input(&inner.to_string()),

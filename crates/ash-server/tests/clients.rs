@@ -169,6 +169,16 @@ fn ash_bot_v5_reads_its_fields_at_the_top_level() {
     assert_eq!(bad.json["message"], bad.json["error"]["message"]);
     assert_eq!(bad.json["error"]["field"], "include_explanation");
     assert!(!bad.text.contains("zq-marker"), "{}", bad.text);
+
+    // Numbers no field can hold are the field's error, not "invalid JSON".
+    for body in [
+        format!("{{\"message\": \"hi\", \"user_id\": {}}}", "9".repeat(400)),
+        "{\"message\": \"hi\", \"user_id\": 1e999}".to_owned(),
+    ] {
+        let reply = server.post_raw("/analyze", "application/json", &body, &[]);
+        assert_eq!(reply.status, 422, "{}", reply.text);
+        assert_eq!(reply.json["error"]["field"], "user_id", "{}", reply.text);
+    }
 }
 
 #[test]
