@@ -1,0 +1,274 @@
+//! Start-up and shutdown of the binary.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ash_config::{Config, ConfigLoader, ConfigStore, Environment};
+use ash_models::{ModelCoordinator, ModelsState};
+
+use crate::router::app;
+use crate::state::{self, AppState, Phase};
+use crate::{cli, learning, telemetry};
+
+/// Runs the binary: returns the process exit code (0 clean, 1 start-up failure, 2 bad config).
+pub fn main_with(args: cli::Args) -> ExitCode {
+    let env = match &args.env_file {
+        Some(path) => Environment::from_process_with_dotenv(path),
+        None => Ok(Environment::from_process()),
+    };
+    let env = match env {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("ash-nlp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        return match ConfigLoader::new(&args.config, env).and_then(|l| l.load().map(|c| (c, l))) {
+            Ok((config, loader)) => {
+                #[allow(clippy::print_stdout)]
+                {
+                    print!("{}", config.to_redacted_yaml());
+                }
+                for var in loader.unused_variables() {
+                    eprintln!("ash-nlp: note: {var} is set but not used by this service");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ash-nlp: invalid configuration:\n{e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let store = match ConfigStore::open(&args.config, env) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("ash-nlp: invalid configuration, refusing to start:\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_handle = telemetry::init_logging(&store.current().logging);
+    for var in store.loader().unused_variables() {
+        tracing::warn!(variable = %var, "environment variable is set but not used by this service");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ash-http")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args, store, log_handle))
+}
+
+/// Re-derives what depends on the configuration after a reload.
+fn on_config_change(state: &AppState, config: &Arc<Config>, log: Option<&telemetry::LogHandle>) {
+    // Runs inside the store's reload, so the generation read here is this configuration's.
+    match state::Pipeline::build(Arc::clone(config), state.store.status().generation) {
+        Ok(pipeline) => {
+            state.replace_pipeline(pipeline);
+            let pending = state.restart_required();
+            if !pending.is_empty() {
+                tracing::warn!(settings = ?pending, "reloaded; these settings apply only after a restart");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "patterns of the reloaded configuration do not compile; keeping the previous ones")
+        }
+    }
+    if let Some(models) = state.models.load_full()
+        && let Err(e) = models.apply_config(config)
+    {
+        tracing::error!(error = %e, "label sets of the reloaded configuration cannot be applied; keeping the previous ones");
+    }
+    if let Some(handle) = log {
+        telemetry::apply_logging(handle, &config.logging);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn run(
+    args: cli::Args,
+    store: Arc<ConfigStore>,
+    log: Option<telemetry::LogHandle>,
+) -> ExitCode {
+    let boot = Instant::now();
+    let config = store.current();
+    let learning = match learning::Learning::open(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(backend = ?config.storage.backend, error = %e, "cannot open the correction store");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(store = %learning.describe(), corrections = learning.count(), "correction store open");
+    let state = match AppState::new(Arc::clone(&store), telemetry::metrics_handle(), learning) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the analysis pipeline");
+            return ExitCode::FAILURE;
+        }
+    };
+    let weak = Arc::downgrade(&state);
+    store.on_change(move |_old, new| {
+        if let Some(state) = weak.upgrade() {
+            on_config_change(&state, new, log.as_ref());
+        }
+    });
+    // Corrections made on other replicas (shared store) arrive within one sync interval.
+    let sync_state = Arc::downgrade(&state);
+    tokio::spawn(async move {
+        loop {
+            let Some(state) = sync_state.upgrade() else {
+                break;
+            };
+            let interval = Duration::from_millis(state.config().storage.sync_interval_ms);
+            let worker = Arc::clone(&state);
+            drop(state);
+            let synced =
+                tokio::task::spawn_blocking(move || worker.learning.sync(&worker.config())).await;
+            if let Ok(Err(e)) = synced {
+                tracing::warn!(error = %e, "cannot sync staff corrections");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+    let _watcher = config.performance.reload.watch.then(|| {
+        store.watch(Duration::from_millis(
+            config.performance.reload.poll_interval_ms,
+        ))
+    });
+
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| config.server.host.clone());
+    let port = args.port.unwrap_or(config.server.port);
+    let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(host = %host, port, error = %e, "cannot bind");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(address = %address, config_ms = boot.elapsed().as_millis() as u64, "listening; loading models");
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let server_state = Arc::clone(&state);
+    let stop_wait = Arc::clone(&stop);
+    let server = tokio::spawn(async move {
+        let service =
+            app(Arc::clone(&server_state)).into_make_service_with_connect_info::<SocketAddr>();
+        let drained = Arc::clone(&server_state);
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = shutdown_signal() => tracing::info!("shutdown requested; draining in-flight requests"),
+                    () = stop_wait.notified() => {},
+                }
+                drained.set_phase(Phase::Stopping);
+            })
+            .await
+    });
+
+    // Models load on a blocking thread; the port already answers /health meanwhile.
+    let model_config = Arc::clone(&config);
+    let loaded = tokio::task::spawn_blocking(move || ModelCoordinator::start(&model_config)).await;
+    let exit = match loaded {
+        Err(e) => {
+            tracing::error!(error = %e, "model loading crashed");
+            Some(ExitCode::FAILURE)
+        }
+        Ok(coordinator) => {
+            let status = coordinator.status();
+            let load_ms = boot.elapsed().as_millis() as u64;
+            match status.state {
+                ModelsState::Ready => {
+                    state.models.store(Some(Arc::new(coordinator)));
+                    state.set_phase(Phase::Ready);
+                    tracing::info!(startup_ms = load_ms, label_set = %status.label_set, "ready");
+                    None
+                }
+                _ if config.server.allow_degraded_start => {
+                    tracing::error!(
+                        startup_ms = load_ms,
+                        runtime_error = ?status.runtime_error,
+                        models = ?status.models.iter().map(|m| (&m.name, &m.last_error)).collect::<Vec<_>>(),
+                        "STARTED DEGRADED: some or all models failed to load; affected answers are pattern-only and marked is_degraded"
+                    );
+                    metrics::gauge!("ash_degraded_start").set(1.0);
+                    state.models.store(Some(Arc::new(coordinator)));
+                    state.set_phase(Phase::Ready);
+                    None
+                }
+                _ => {
+                    tracing::error!(
+                        runtime_error = ?status.runtime_error,
+                        models = ?status.models.iter().map(|m| (&m.name, &m.last_error)).collect::<Vec<_>>(),
+                        "models failed to load; refusing to start (set server.allow_degraded_start to run pattern-only)"
+                    );
+                    Some(ExitCode::FAILURE)
+                }
+            }
+        }
+    };
+    if exit.is_some() {
+        stop.notify_one();
+    }
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let mut server = server;
+    // Wait for the server to stop (signal or failure), then give in-flight requests the grace
+    // period.
+    let stopping = async {
+        while state.phase() != Phase::Stopping {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let result = tokio::select! {
+        r = &mut server => Some(r),
+        () = stopping => match tokio::time::timeout(grace, &mut server).await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period");
+                None
+            }
+        },
+    };
+    if let Some(Ok(Err(e))) = result {
+        tracing::error!(error = %e, "server error");
+        return ExitCode::FAILURE;
+    }
+    tracing::info!("stopped");
+    exit.unwrap_or(ExitCode::SUCCESS)
+}
