@@ -465,16 +465,17 @@ fn a_model_that_cannot_load_stops_the_service_unless_degraded_start_is_allowed()
 }
 
 #[test]
-fn overload_gives_503_with_retry_after_and_never_hangs() {
+fn overloaded_batches_get_503_with_retry_after_and_never_hang() {
+    // Single messages are answered degraded instead (tests/overload.rs); batches are refused.
     let server =
         Server::start_with(Options::default().env("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", "1"));
-    let url = server.url("/analyze");
+    let url = server.url("/analyze/batch");
     let handles: Vec<_> = (0..24)
         .map(|i| {
             let url = url.clone();
             std::thread::spawn(move || {
                 let agent = common::agent();
-                let body = json!({"message": format!("long day at work, number {i}, feeling kind of tired and stressed about everything going on")});
+                let body = json!({"messages": [format!("long day at work, number {i}, feeling kind of tired and stressed about everything going on")]});
                 let reply: common::Reply = agent
                     .post(&url)
                     .header("content-type", "application/json")
@@ -508,7 +509,7 @@ fn overload_gives_503_with_retry_after_and_never_hangs() {
     for r in answered {
         assert!(
             matches!(
-                r.json["crisis_level"].as_str(),
+                r.json["results"][0]["crisis_level"].as_str(),
                 Some("none" | "low" | "medium")
             ),
             "{}",
