@@ -22,6 +22,6 @@ mod state;
 mod telemetry;
 
 pub use error::ApiError;
-pub use router::{ApiDoc, app};
+pub use router::{ApiDoc, app, openapi};
 pub use start::main_with;
 pub use state::{AppState, Phase};

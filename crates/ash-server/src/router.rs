@@ -6,50 +6,41 @@ use ash_config::CorsConfig;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 use crate::middleware;
 use crate::routes::{admin, analyze, feedback as feedback_routes, health};
 use crate::state::AppState;
 
-/// The OpenAPI description of the API (served at `/openapi.json`, committed as
-/// `docs/openapi.json`).
+/// The API's title, description and shared schemas; the paths come from the routes themselves
+/// (see [`openapi`]).
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(
         title = "Ash-NLP",
         description = "Crisis detection for chat communities."
     ),
-    paths(
-        analyze::analyze,
-        analyze::analyze_batch,
-        health::health,
-        health::status,
-        health::ready,
-        health::stats,
-        health::metrics,
-        feedback_routes::false_positive,
-        feedback_routes::false_negative,
-        admin::label_sets,
-        admin::switch_label_set,
-        admin::reload,
-        admin::config,
-        admin::cache,
-        admin::corrections,
-        admin::delete_correction,
-        admin::export_corrections,
-        admin::import_corrections,
-        admin::reset_calibration,
-    ),
     components(schemas(ash_response::ErrorResponse, ash_response::ErrorBody))
 )]
 pub struct ApiDoc;
 
-async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+/// Every route with its OpenAPI path, from the routes modules.
+fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(analyze::router())
+        .merge(health::router())
+        .merge(feedback_routes::router())
+        .merge(admin::router())
+}
+
+/// The OpenAPI description of the API (served at `/openapi.json`, committed as
+/// `docs/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
 }
 
 fn cors_layer(cors: &CorsConfig) -> Option<CorsLayer> {
@@ -88,36 +79,16 @@ fn cors_layer(cors: &CorsConfig) -> Option<CorsLayer> {
 /// The router with every route and layer.
 pub fn app(state: Arc<AppState>) -> Router {
     let config = state.config();
-    let router = Router::new()
-        .route("/analyze", post(analyze::analyze))
-        .route("/analyze/batch", post(analyze::analyze_batch))
-        .route("/health", get(health::health))
-        .route("/status", get(health::status))
-        .route("/ready", get(health::ready))
-        .route("/stats", get(health::stats))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi))
+    let (routes, api) = routes().split_for_parts();
+    let api = Arc::new(api);
+    let router = routes
         .route(
-            "/analyze_false_positive",
-            post(feedback_routes::false_positive),
+            "/openapi.json",
+            get(move || {
+                let api = Arc::clone(&api);
+                async move { axum::Json((*api).clone()) }
+            }),
         )
-        .route(
-            "/analyze_false_negative",
-            post(feedback_routes::false_negative),
-        )
-        .route("/admin/label-sets", get(admin::label_sets))
-        .route("/admin/label-sets/switch", post(admin::switch_label_set))
-        .route("/admin/config", get(admin::config))
-        .route("/admin/config/reload", post(admin::reload))
-        .route("/admin/config/cache", get(admin::cache))
-        .route("/admin/corrections", get(admin::corrections))
-        .route("/admin/corrections/export", get(admin::export_corrections))
-        .route("/admin/corrections/import", post(admin::import_corrections))
-        .route(
-            "/admin/corrections/{id}",
-            axum::routing::delete(admin::delete_correction),
-        )
-        .route("/admin/calibration/reset", post(admin::reset_calibration))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // The body limit is applied per request from the live configuration (`ApiJson`).

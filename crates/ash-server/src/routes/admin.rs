@@ -13,7 +13,7 @@ use crate::extract::{ApiJson, Snapshot};
 use crate::state::AppState;
 
 /// The label sets and the active one.
-#[utoipa::path(get, path = "/admin/label-sets", responses((status = 200), (status = 401), (status = 403)))]
+#[utoipa::path(get, tag = "admin", path = "/admin/label-sets", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn label_sets(
     State(state): State<Arc<AppState>>,
     Snapshot(pipeline): Snapshot,
@@ -42,7 +42,7 @@ pub(crate) struct SwitchRequest {
 }
 
 /// Switches the active label set (labels re-embedded, then swapped in atomically).
-#[utoipa::path(post, path = "/admin/label-sets/switch", request_body = SwitchRequest,
+#[utoipa::path(post, tag = "admin", path = "/admin/label-sets/switch", request_body = SwitchRequest,
     responses((status = 200), (status = 401), (status = 403), (status = 404), (status = 409), (status = 503)))]
 pub(crate) async fn switch_label_set(
     State(state): State<Arc<AppState>>,
@@ -74,7 +74,7 @@ pub(crate) async fn switch_label_set(
 }
 
 /// Re-reads the configuration now; an invalid one is refused and the live one stays.
-#[utoipa::path(post, path = "/admin/config/reload", responses((status = 200), (status = 401), (status = 403), (status = 409)))]
+#[utoipa::path(post, tag = "admin", path = "/admin/config/reload", responses((status = 200), (status = 401), (status = 403), (status = 409)))]
 pub(crate) async fn reload(
     State(state): State<Arc<AppState>>,
     _admin: Admin,
@@ -96,7 +96,7 @@ pub(crate) async fn reload(
 }
 
 /// The effective configuration, secrets redacted.
-#[utoipa::path(get, path = "/admin/config", responses((status = 200), (status = 401), (status = 403)))]
+#[utoipa::path(get, tag = "admin", path = "/admin/config", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn config(
     State(state): State<Arc<AppState>>,
     Snapshot(pipeline): Snapshot,
@@ -112,7 +112,7 @@ pub(crate) async fn config(
 }
 
 /// Configuration-cache statistics.
-#[utoipa::path(get, path = "/admin/config/cache", responses((status = 200), (status = 401), (status = 403)))]
+#[utoipa::path(get, tag = "admin", path = "/admin/config/cache", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn cache(
     State(state): State<Arc<AppState>>,
     _admin: Admin,
@@ -124,7 +124,7 @@ pub(crate) async fn cache(
 }
 
 /// The stored corrections (text only when retention is on; embeddings left out).
-#[utoipa::path(get, path = "/admin/corrections", responses((status = 200), (status = 401), (status = 403)))]
+#[utoipa::path(get, tag = "admin", path = "/admin/corrections", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn corrections(
     State(state): State<Arc<AppState>>,
     Snapshot(pipeline): Snapshot,
@@ -155,7 +155,7 @@ pub(crate) async fn corrections(
 }
 
 /// Deletes one correction and its effect (exemplar and calibration).
-#[utoipa::path(delete, path = "/admin/corrections/{id}", params(("id" = String, Path, description = "Correction id")),
+#[utoipa::path(delete, tag = "admin", path = "/admin/corrections/{id}", params(("id" = String, Path, description = "Correction id")),
     responses((status = 200), (status = 401), (status = 403), (status = 404)))]
 pub(crate) async fn delete_correction(
     State(state): State<Arc<AppState>>,
@@ -175,7 +175,7 @@ pub(crate) async fn delete_correction(
 }
 
 /// Every correction with its embedding, for backup or moving to another store.
-#[utoipa::path(get, path = "/admin/corrections/export", responses((status = 200), (status = 401), (status = 403)))]
+#[utoipa::path(get, tag = "admin", path = "/admin/corrections/export", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn export_corrections(
     State(state): State<Arc<AppState>>,
     _admin: Admin,
@@ -193,7 +193,7 @@ pub(crate) struct ImportRequest {
 }
 
 /// Adds exported corrections (an id that exists is replaced).
-#[utoipa::path(post, path = "/admin/corrections/import", request_body = ImportRequest,
+#[utoipa::path(post, tag = "admin", path = "/admin/corrections/import", request_body = ImportRequest,
     responses((status = 200), (status = 401), (status = 403), (status = 422)))]
 pub(crate) async fn import_corrections(
     State(state): State<Arc<AppState>>,
@@ -211,7 +211,7 @@ pub(crate) async fn import_corrections(
 }
 
 /// Forgets the threshold calibration (corrections stay as exemplars).
-#[utoipa::path(post, path = "/admin/calibration/reset", responses((status = 200), (status = 401), (status = 403)))]
+#[utoipa::path(post, tag = "admin", path = "/admin/calibration/reset", responses((status = 200), (status = 401), (status = 403)))]
 pub(crate) async fn reset_calibration(
     State(state): State<Arc<AppState>>,
     Snapshot(pipeline): Snapshot,
@@ -224,4 +224,19 @@ pub(crate) async fn reset_calibration(
     Ok(Json(
         serde_json::json!({ "calibration": state.learning.calibration(&config) }),
     ))
+}
+
+/// This module's routes, each with its OpenAPI path (declared once, by its `#[utoipa::path]`).
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<Arc<AppState>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(label_sets))
+        .routes(utoipa_axum::routes!(switch_label_set))
+        .routes(utoipa_axum::routes!(reload))
+        .routes(utoipa_axum::routes!(config))
+        .routes(utoipa_axum::routes!(cache))
+        .routes(utoipa_axum::routes!(corrections))
+        .routes(utoipa_axum::routes!(delete_correction))
+        .routes(utoipa_axum::routes!(export_corrections))
+        .routes(utoipa_axum::routes!(import_corrections))
+        .routes(utoipa_axum::routes!(reset_calibration))
 }

@@ -169,8 +169,7 @@ fn timezone_notes(value: Option<&serde_json::Value>) -> Option<String> {
 }
 
 /// Analyse one message.
-#[utoipa::path(
-    post,
+#[utoipa::path(post, tag = "analyze",
     path = "/analyze",
     request_body = AnalyzeRequest,
     responses(
@@ -251,8 +250,7 @@ pub(crate) async fn analyze(
 }
 
 /// Analyse 1–100 messages in one call; results come back in order.
-#[utoipa::path(
-    post,
+#[utoipa::path(post, tag = "analyze",
     path = "/analyze/batch",
     request_body = BatchRequest,
     responses(
@@ -341,4 +339,11 @@ pub(crate) async fn analyze_batch(
         message_hash: String::new(),
     });
     Ok(response)
+}
+
+/// This module's routes, each with its OpenAPI path (declared once, by its `#[utoipa::path]`).
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<Arc<AppState>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(analyze))
+        .routes(utoipa_axum::routes!(analyze_batch))
 }

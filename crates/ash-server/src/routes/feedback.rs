@@ -80,7 +80,7 @@ async fn store(
 }
 
 /// A message was flagged higher than it should have been.
-#[utoipa::path(post, path = "/analyze_false_positive", request_body = FalsePositiveRequest,
+#[utoipa::path(post, tag = "feedback", path = "/analyze_false_positive", request_body = FalsePositiveRequest,
     responses((status = 200, body = FeedbackResponse), (status = 401), (status = 403), (status = 422)))]
 pub(crate) async fn false_positive(
     State(state): State<Arc<AppState>>,
@@ -112,7 +112,7 @@ pub(crate) async fn false_positive(
 }
 
 /// A message was flagged lower than it should have been.
-#[utoipa::path(post, path = "/analyze_false_negative", request_body = FalseNegativeRequest,
+#[utoipa::path(post, tag = "feedback", path = "/analyze_false_negative", request_body = FalseNegativeRequest,
     responses((status = 200, body = FeedbackResponse), (status = 401), (status = 403), (status = 422)))]
 pub(crate) async fn false_negative(
     State(state): State<Arc<AppState>>,
@@ -141,4 +141,11 @@ pub(crate) async fn false_negative(
         source,
     )
     .await
+}
+
+/// This module's routes, each with its OpenAPI path (declared once, by its `#[utoipa::path]`).
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<Arc<AppState>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(false_positive))
+        .routes(utoipa_axum::routes!(false_negative))
 }

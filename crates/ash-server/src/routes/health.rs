@@ -22,7 +22,7 @@ pub(crate) fn health_status(state: &AppState) -> HealthStatus {
 }
 
 /// Liveness and detail: model, warmup and config-reload status. 200 unless unhealthy (503).
-#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
+#[utoipa::path(get, tag = "health", path = "/health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
     let status = health_status(&state);
     let models = state.models.load_full();
@@ -52,7 +52,7 @@ fn models_json(models: Option<&ash_models::ModelCoordinator>) -> serde_json::Val
 }
 
 /// What is running: version, build, uptime, models, label set, configuration generation.
-#[utoipa::path(get, path = "/status", responses((status = 200, body = StatusResponse)))]
+#[utoipa::path(get, tag = "health", path = "/status", responses((status = 200, body = StatusResponse)))]
 pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<StatusResponse> {
     let status = health_status(&state);
     let models = state.models.load_full();
@@ -85,7 +85,7 @@ pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<StatusRes
 }
 
 /// Readiness: 200 once models are loaded (or a degraded start was allowed), else 503.
-#[utoipa::path(get, path = "/ready", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, tag = "health", path = "/ready", responses((status = 200), (status = 503)))]
 pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
     let status = health_status(&state);
     let ready = matches!(status, HealthStatus::Healthy | HealthStatus::Degraded);
@@ -102,7 +102,7 @@ pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// Counters Ash-Bot reads.
-#[utoipa::path(get, path = "/stats", responses((status = 200, body = StatsResponse)))]
+#[utoipa::path(get, tag = "health", path = "/stats", responses((status = 200, body = StatsResponse)))]
 pub(crate) async fn stats(State(state): State<Arc<AppState>>) -> Json<StatsResponse> {
     let s = &state.stats;
     let model_version = match state.models.load_full() {
@@ -130,7 +130,7 @@ pub(crate) async fn stats(State(state): State<Arc<AppState>>) -> Json<StatsRespo
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, tag = "health", path = "/metrics", responses((status = 200, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     if let Some(m) = state.models.load_full() {
         for model in m.status().models {
@@ -149,4 +149,14 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// This module's routes, each with its OpenAPI path (declared once, by its `#[utoipa::path]`).
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<Arc<AppState>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(health))
+        .routes(utoipa_axum::routes!(status))
+        .routes(utoipa_axum::routes!(ready))
+        .routes(utoipa_axum::routes!(stats))
+        .routes(utoipa_axum::routes!(metrics))
 }
