@@ -34,6 +34,11 @@ pub(crate) fn correct(pred: usize, accept: &[usize]) -> bool {
     accept.contains(&pred) || (pred == 4 && accept.contains(&3))
 }
 
+/// What one level of a missed crisis costs, against one level of a false alarm.
+const CRISIS_MISS_STEP: f64 = 4.0;
+/// What a crisis answered `none` costs on top (no alert reaches anyone).
+const CRISIS_AS_NONE: f64 = 6.0;
+
 /// The cost of answering `pred` when `accept` is right: misses cost more than false alarms, and a
 /// crisis answered `none` most of all.
 fn cost(pred: usize, y: usize, accept: &[usize]) -> f64 {
@@ -44,7 +49,12 @@ fn cost(pred: usize, y: usize, accept: &[usize]) -> f64 {
     if pred < lowest {
         let steps = (lowest - pred) as f64;
         let crisis = y >= 3;
-        steps * if crisis { 2.5 } else { 1.0 } + if crisis && pred == 0 { 3.0 } else { 0.0 }
+        steps * if crisis { CRISIS_MISS_STEP } else { 1.0 }
+            + if crisis && pred == 0 {
+                CRISIS_AS_NONE
+            } else {
+                0.0
+            }
     } else {
         // A false alarm that pages staff (high or above) costs a little more.
         (pred - accept.iter().copied().max().unwrap_or(y)) as f64

@@ -4,25 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ash_config::{Config, ConfigLoader, Environment};
+use ash_config::Config;
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Where `cargo xtask setup` put the runtime and default model.
-pub fn cache_dir() -> PathBuf {
-    std::env::var_os("NLP_MODEL_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".cache"))
-}
-
-/// The shipped configuration, pointed at the repository's model cache.
+/// The shipped configuration, pointed at the repository's model cache, with the runtime present.
 pub fn shipped_config() -> Config {
-    let env = Environment::from_pairs([("NLP_MODEL_CACHE_DIR", cache_dir().display().to_string())]);
-    let loader = ConfigLoader::new(repo_root().join("config"), env).expect("config dir");
-    let config = loader.load().expect("shipped config is valid");
+    let config = ash_tests::shipped_config();
     let runtime = ash_models::runtime::library_path(&config.models.runtime);
     assert!(
         runtime.is_file(),

@@ -8,16 +8,7 @@ use std::time::{Duration, Instant};
 
 pub const API_KEY: &str = "test-admin-key-0123456789";
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn cache_dir() -> PathBuf {
-    std::env::var_os("NLP_MODEL_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".cache"))
-}
+pub use ash_tests::{cache_dir, repo_root};
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
