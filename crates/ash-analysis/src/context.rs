@@ -7,16 +7,17 @@
 //! pattern layer alone; either way no extra forward pass runs.
 //!
 //! The trajectory is the history's scores, oldest first, then the current message's. From it:
-//! - **escalation**: at least `min_messages` points, a rise of at least `min_rise` from the lowest
-//!   earlier point to now, and an upward least-squares trend. Its **rate** is taken from the last
-//!   point still near the low (within a third of `min_rise`): `sudden` when that point is the
-//!   previous message and at most `sudden_within_minutes` ago, `rapid` within
-//!   `rapid_within_hours`, `gradual` beyond.
-//! - **raise**: an escalation that built up before the current message (the climb spans at least
-//!   two steps) raises a current answer that shows some concern (`low` or above) by up to
-//!   `max_raise_levels`; a message at `high` or above within `carry_over_hours` keeps a
-//!   current answer of `medium` or above at most one level below it. Neither goes above
-//!   `raise_cap`, and context never lowers an answer: a calm history changes nothing.
+//! - **escalation**: at least `min_messages` points, a climb of at least `min_rise` from the
+//!   lowest earlier point to the highest point after it (the current message included), and an
+//!   upward least-squares trend. Its **rate** is the time from the last point still near the low
+//!   (within a third of `min_rise`) to the peak: `sudden` when the climb is one step within
+//!   `sudden_within_minutes`, `rapid` within `rapid_within_hours`, `gradual` beyond.
+//! - **raise**: an escalation that did not happen in the current message alone raises a current
+//!   answer that shows some concern (`low` or above) by up to `max_raise_levels`, at most to
+//!   `escalation_raise_cap` (`medium`: a rising trend asks for a check-in); a message at `high` or
+//!   above within `carry_over_hours` keeps a current answer of `medium` or above at most
+//!   `carry_over_gap` levels below it (0: at its level). Neither goes above `raise_cap`, and
+//!   context never lowers an answer: a calm history changes nothing.
 //!
 //! Nothing here keeps or logs the history; the result holds numbers and names only.
 
@@ -168,26 +169,33 @@ pub(crate) fn analyze(
     let scores: Vec<f64> = points.iter().map(|p| round(p.score)).collect();
     let n = points.len();
     let earlier = &points[..n - 1];
-    let low = earlier
+    // The climb: from the lowest earlier point (the latest, if several) to the highest point
+    // after it, the current message included.
+    let low_index = earlier
         .iter()
-        .map(|p| p.score)
-        .fold(f64::INFINITY, f64::min);
+        .enumerate()
+        .min_by(|a, b| a.1.score.total_cmp(&b.1.score).then(b.0.cmp(&a.0)))
+        .map_or(0, |(i, _)| i);
+    let low = earlier.get(low_index).map_or(current.1, |p| p.score);
+    let peak_index = (low_index + 1..n)
+        .max_by(|a, b| points[*a].score.total_cmp(&points[*b].score).then(b.cmp(a)))
+        .unwrap_or(n - 1);
     let rise = if earlier.is_empty() {
         0.0
     } else {
-        current.1 - low
+        points[peak_index].score - low
     };
     let velocity = slope(&points);
     let enough = n >= config.min_messages;
     let escalation = enough && rise >= config.min_rise && velocity > 0.0;
-    // The last point still near the low is where the climb starts.
-    let start = earlier
+    // The last point before the peak still near the low is where the climb starts.
+    let start = points[..peak_index]
         .iter()
         .rposition(|p| p.score <= low + config.min_rise / 3.0)
-        .unwrap_or(0);
+        .unwrap_or(low_index);
     let rate = if escalation {
-        let span_hours = earlier[start].age_hours;
-        if start == n - 2 && span_hours * 60.0 <= config.sudden_within_minutes {
+        let span_hours = points[start].age_hours - points[peak_index].age_hours;
+        if start + 1 == peak_index && span_hours * 60.0 <= config.sudden_within_minutes {
             EscalationRate::Sudden
         } else if span_hours <= config.rapid_within_hours {
             EscalationRate::Rapid
@@ -212,9 +220,10 @@ pub(crate) fn analyze(
     let mut raise_to = current.0;
     // A climb made in the last step alone is reported, but the current message speaks for itself:
     // only a build-up that began earlier raises it (so a calm history never inflates an answer).
-    let built_up = n >= 3 && start + 2 < n;
+    let built_up = !(peak_index == n - 1 && start + 1 == peak_index);
     if escalation && built_up && current.0 >= CrisisLevel::Low {
-        raise_to = raise_to.max(up(current.0, config.max_raise_levels));
+        let raised = up(current.0, config.max_raise_levels).min(config.escalation_raise_cap);
+        raise_to = raise_to.max(raised);
     }
     let recent_peak = earlier
         .iter()
@@ -223,7 +232,7 @@ pub(crate) fn analyze(
         .max()
         .unwrap_or(CrisisLevel::None);
     if recent_peak >= CrisisLevel::High && current.0 >= CrisisLevel::Medium {
-        raise_to = raise_to.max(down(recent_peak));
+        raise_to = raise_to.max(below(recent_peak, config.carry_over_gap));
     }
     let raise_to = raise_to.min(config.raise_cap.max(current.0));
     let raised = (raise_to > current.0).then_some(raise_to);
@@ -368,8 +377,8 @@ fn up(level: CrisisLevel, steps: u8) -> CrisisLevel {
     CrisisLevel::ALL[rank]
 }
 
-fn down(level: CrisisLevel) -> CrisisLevel {
-    CrisisLevel::ALL[(level.rank() as usize).saturating_sub(1)]
+fn below(level: CrisisLevel, steps: u8) -> CrisisLevel {
+    CrisisLevel::ALL[(level.rank() as usize).saturating_sub(steps as usize)]
 }
 
 fn round(x: f64) -> f64 {
@@ -389,6 +398,14 @@ mod tests {
     }
 
     fn run(history: &[(i64, Option<f64>)], current: (CrisisLevel, f64)) -> ContextAnalysis {
+        run_to(history, current).0
+    }
+
+    /// The analysis and the level it raises to.
+    fn run_to(
+        history: &[(i64, Option<f64>)],
+        current: (CrisisLevel, f64),
+    ) -> (ContextAnalysis, Option<CrisisLevel>) {
         // Newest first, as the clients send it.
         let stamps: Vec<String> = history.iter().map(|(m, _)| at(*m)).collect();
         let entries: Vec<HistoryEntry<'_>> = history
@@ -403,18 +420,28 @@ mod tests {
         analyze(&entries, now(), current, &ContextConfig::default(), &|_| {
             0.0
         })
-        .0
     }
 
     #[test]
     fn an_evening_that_darkens_is_a_gradual_escalation_and_raises_one_level() {
+        let history = [(60, Some(0.2)), (300, Some(0.1)), (420, Some(0.0))];
+        let a = run(&history, (CrisisLevel::Low, 0.3));
+        assert!(a.escalation_detected);
+        assert_eq!(a.escalation_rate, EscalationRate::Gradual);
+        assert_eq!(a.raised_from, Some(CrisisLevel::Low));
+        assert_eq!(a.trend.direction, TrendDirection::Rising);
+        assert_eq!(a.trajectory.scores, vec![0.0, 0.1, 0.2, 0.3]);
+    }
+
+    #[test]
+    fn an_escalation_alone_raises_no_further_than_a_check_in() {
         let history = [(60, Some(0.3)), (300, Some(0.2)), (420, Some(0.17))];
         let a = run(&history, (CrisisLevel::Medium, 0.5));
         assert!(a.escalation_detected);
-        assert_eq!(a.escalation_rate, EscalationRate::Gradual);
-        assert_eq!(a.raised_from, Some(CrisisLevel::Medium));
-        assert_eq!(a.trend.direction, TrendDirection::Rising);
-        assert_eq!(a.trajectory.scores, vec![0.17, 0.2, 0.3, 0.5]);
+        assert_eq!(
+            a.raised_from, None,
+            "medium stays medium: the cap is medium"
+        );
     }
 
     #[test]
@@ -450,8 +477,9 @@ mod tests {
     #[test]
     fn recent_high_risk_carries_over_to_a_medium_message() {
         let history = [(30, Some(0.9)), (90, Some(0.7))];
-        let a = run(&history, (CrisisLevel::Medium, 0.3));
+        let (a, to) = run_to(&history, (CrisisLevel::Medium, 0.3));
         assert_eq!(a.raised_from, Some(CrisisLevel::Medium));
+        assert_eq!(to, Some(CrisisLevel::High), "capped at high, not critical");
         assert!(!a.escalation_detected);
     }
 

@@ -29,11 +29,18 @@ pub struct ContextConfig {
     pub rapid_within_hours: f64,
     /// An escalation raises the current answer by this many levels at most.
     pub max_raise_levels: u8,
-    /// A recent message at `high` or above keeps the current one at most one level below it, when
-    /// the current one shows some concern itself and came within this many hours.
+    /// A recent message at `high` or above keeps the current one at most `carry_over_gap` levels
+    /// below it, when the current one is `medium` or above itself and came within this many hours.
     pub carry_over_hours: f64,
+    /// See `carry_over_hours`. 0 (the default): a recent high-risk message keeps a current
+    /// `medium` at its level (capped at `raise_cap`); set on the conversation set's validation
+    /// split, where it caught one more crisis for three `medium` answers raised to `high`.
+    pub carry_over_gap: u8,
     /// Context never raises an answer above this level (a plan, means or time sets `critical`).
     pub raise_cap: CrisisLevel,
+    /// An escalation alone raises an answer at most to this level: a rising trend asks for a
+    /// check-in; `high` needs the message itself, or a recent high-risk message (carry-over).
+    pub escalation_raise_cap: CrisisLevel,
     /// How items without a `crisis_score` are read: `safe` (the bot stores scores only for answers
     /// that were not safe) or `patterns` (the pattern layer alone judges them; no forward pass).
     pub unscored_history: UnscoredHistory,
@@ -51,7 +58,9 @@ impl Default for ContextConfig {
             rapid_within_hours: 4.0,
             max_raise_levels: 1,
             carry_over_hours: 6.0,
+            carry_over_gap: 0,
             raise_cap: CrisisLevel::High,
+            escalation_raise_cap: CrisisLevel::Medium,
             unscored_history: UnscoredHistory::Safe,
         }
     }
@@ -81,11 +90,18 @@ impl Validate for ContextConfig {
         v.range("rapid_within_hours", self.rapid_within_hours, 0.0, 72.0);
         v.range("max_raise_levels", self.max_raise_levels, 0, 2);
         v.range("carry_over_hours", self.carry_over_hours, 0.0, 72.0);
+        v.range("carry_over_gap", self.carry_over_gap, 0, 2);
         v.ensure(
             self.raise_cap <= CrisisLevel::High,
             "raise_cap",
             self.raise_cap,
             "must be high or below: only a plan, means or a time makes a message critical",
+        );
+        v.ensure(
+            self.escalation_raise_cap <= self.raise_cap,
+            "escalation_raise_cap",
+            self.escalation_raise_cap,
+            "must not be above raise_cap",
         );
     }
 }
