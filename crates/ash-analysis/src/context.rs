@@ -283,8 +283,9 @@ pub(crate) fn analyze(
     (analysis, raised)
 }
 
-/// The context analysis of a request that carried no history (asked for explicitly).
-pub fn without_history(level: CrisisLevel, score: f64) -> ContextAnalysis {
+/// The context analysis of a request whose history was not read (asked for explicitly); `note`
+/// says why (`no_history`, `nothing_to_analyze`).
+pub fn without_history(level: CrisisLevel, score: f64, note: &str) -> ContextAnalysis {
     let (mut analysis, _) = analyze(
         &[],
         jiff::Timestamp::UNIX_EPOCH,
@@ -292,7 +293,7 @@ pub fn without_history(level: CrisisLevel, score: f64) -> ContextAnalysis {
         &ContextConfig::default(),
         &|_| 0.0,
     );
-    analysis.notes.push("no_history".to_owned());
+    analysis.notes.push(note.to_owned());
     analysis
 }
 

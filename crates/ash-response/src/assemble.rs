@@ -143,8 +143,13 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
             },
         },
         context_analysis: decision.context.clone().or_else(|| {
+            let why = if decision.analyzed {
+                "no_history"
+            } else {
+                "nothing_to_analyze"
+            };
             meta.include_context_analysis.then(|| {
-                ash_analysis::context::without_history(decision.level, decision.crisis_score)
+                ash_analysis::context::without_history(decision.level, decision.crisis_score, why)
             })
         }),
         analyzed: decision.analyzed,
