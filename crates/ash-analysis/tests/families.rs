@@ -56,6 +56,12 @@ fn every_family_has_a_matching_example() {
         ("attempt", "i already took them, the pills are kicking in"),
         ("finality", "it all ends tonight. by the time you read this"),
         (
+            "finality",
+            "woke up knowing it's my last day. made pancakes",
+        ),
+        ("finality", "watching my last sunset. pretty one at least"),
+        ("finality", "cat's with my sister. won't need her now"),
+        (
             "third_party_risk",
             "my friend sent me a goodbye text and now shes not answering",
         ),
@@ -89,6 +95,22 @@ fn every_family_has_a_matching_example() {
         assert!(
             examples.iter().any(|(f, _)| f == name),
             "family {name} has no test example"
+        );
+    }
+}
+
+#[test]
+fn ordinary_endings_are_not_final_words() {
+    for text in [
+        "today is my last day at work, cake in the break room!",
+        "sold my bike, won't need it anymore now that I drive",
+        "my last exam is tomorrow and then summer",
+        "I know this is the last one but can I have another slice",
+    ] {
+        assert!(
+            !families(text).iter().any(|f| f == "finality"),
+            "{text}: {:?}",
+            families(text)
         );
     }
 }
