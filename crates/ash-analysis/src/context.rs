@@ -103,6 +103,18 @@ pub struct ContextAnalysis {
     pub notes: Vec<String>,
     /// The level before context raised it, when it did.
     pub raised_from: Option<CrisisLevel>,
+    /// Why it raised it (`escalation` or `recent_risk`).
+    pub raised_by: Option<RaiseReason>,
+}
+
+/// What made the conversation raise an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaiseReason {
+    /// A build-up over the user's recent messages.
+    Escalation,
+    /// A recent message at `high` or above.
+    RecentRisk,
 }
 
 /// One point of the trajectory.
@@ -217,26 +229,30 @@ pub(crate) fn analyze(
     };
     let pattern = pattern_name(enough, rate, &points, current.1, direction);
 
-    let mut raise_to = current.0;
     // A climb made in the last step alone is reported, but the current message speaks for itself:
     // only a build-up that began earlier raises it (so a calm history never inflates an answer).
     let built_up = !(peak_index == n - 1 && start + 1 == peak_index);
-    if escalation && built_up && current.0 >= CrisisLevel::Low {
-        let raised = up(current.0, config.max_raise_levels).min(config.escalation_raise_cap);
-        raise_to = raise_to.max(raised);
-    }
+    let by_escalation = (escalation && built_up && current.0 >= CrisisLevel::Low)
+        .then(|| up(current.0, config.max_raise_levels).min(config.escalation_raise_cap));
     let recent_peak = earlier
         .iter()
         .filter(|p| p.age_hours <= config.carry_over_hours)
         .map(|p| client_level(p.score))
         .max()
         .unwrap_or(CrisisLevel::None);
-    if recent_peak >= CrisisLevel::High && current.0 >= CrisisLevel::Medium {
-        raise_to = raise_to.max(below(recent_peak, config.carry_over_gap));
-    }
-    let raise_to = raise_to.min(config.raise_cap.max(current.0));
-    let raised = (raise_to > current.0).then_some(raise_to);
-    let final_level = raised.unwrap_or(current.0);
+    let by_carry_over = (recent_peak >= CrisisLevel::High && current.0 >= CrisisLevel::Medium)
+        .then(|| below(recent_peak, config.carry_over_gap));
+    let cap = config.raise_cap.max(current.0);
+    // The higher of the two decides, and is named as the reason.
+    let raised = [
+        (by_carry_over, RaiseReason::RecentRisk),
+        (by_escalation, RaiseReason::Escalation),
+    ]
+    .into_iter()
+    .filter_map(|(to, why)| to.map(|to| (to.min(cap), why)))
+    .filter(|(to, _)| *to > current.0)
+    .max_by_key(|(to, _)| *to);
+    let final_level = raised.map_or(current.0, |(to, _)| to);
 
     let confidence = if escalation {
         let steps = points
@@ -279,8 +295,9 @@ pub(crate) fn analyze(
         history_ignored: entries.len() - history_analyzed,
         notes: notes.into_iter().map(str::to_owned).collect(),
         raised_from: raised.map(|_| current.0),
+        raised_by: raised.map(|(_, why)| why),
     };
-    (analysis, raised)
+    (analysis, raised.map(|(to, _)| to))
 }
 
 /// The context analysis of a request whose history was not read (asked for explicitly); `note`
@@ -430,6 +447,7 @@ mod tests {
         assert!(a.escalation_detected);
         assert_eq!(a.escalation_rate, EscalationRate::Gradual);
         assert_eq!(a.raised_from, Some(CrisisLevel::Low));
+        assert_eq!(a.raised_by, Some(RaiseReason::Escalation));
         assert_eq!(a.trend.direction, TrendDirection::Rising);
         assert_eq!(a.trajectory.scores, vec![0.0, 0.1, 0.2, 0.3]);
     }
@@ -480,6 +498,7 @@ mod tests {
         let history = [(30, Some(0.9)), (90, Some(0.7))];
         let (a, to) = run_to(&history, (CrisisLevel::Medium, 0.3));
         assert_eq!(a.raised_from, Some(CrisisLevel::Medium));
+        assert_eq!(a.raised_by, Some(RaiseReason::RecentRisk));
         assert_eq!(to, Some(CrisisLevel::High), "capped at high, not critical");
         assert!(!a.escalation_detected);
     }

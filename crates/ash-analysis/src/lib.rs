@@ -219,10 +219,9 @@ impl Analyzer {
             &judge,
         );
         if let Some(to) = raise_to {
-            let rule = if analysis.escalation_detected {
-                Rule::ConversationEscalation
-            } else {
-                Rule::RecentRiskCarriedOver
+            let rule = match analysis.raised_by {
+                Some(context::RaiseReason::RecentRisk) => Rule::RecentRiskCarriedOver,
+                _ => Rule::ConversationEscalation,
             };
             decision.raise_for_context(to, rule, &self.config);
         }
