@@ -117,6 +117,9 @@ pub enum RaiseReason {
     RecentRisk,
 }
 
+/// Clock difference between a client and this service that goes without a note (5 minutes).
+const CLOCK_SKEW_HOURS: f64 = 5.0 / 60.0;
+
 /// One point of the trajectory.
 #[derive(Clone, Copy, Debug)]
 struct Point {
@@ -148,7 +151,10 @@ pub(crate) fn analyze(
         };
         let mut age_hours = now.duration_since(at).as_secs_f64() / 3600.0;
         if age_hours < 0.0 {
-            notes.insert("future_timestamp_read_as_now");
+            // A few minutes of clock skew between client and server is normal; more is noted.
+            if age_hours < -CLOCK_SKEW_HOURS {
+                notes.insert("future_timestamp_read_as_now");
+            }
             age_hours = 0.0;
         }
         if age_hours > config.window_hours {
