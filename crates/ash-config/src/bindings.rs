@@ -403,6 +403,12 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         "retain_message_text",
         Bool,
     ),
+    bind(
+        "NLP_STORAGE_RETENTION_DAYS",
+        Storage,
+        "retention_days",
+        Integer,
+    ),
     // performance.yaml
     bind(
         "NLP_PERFORMANCE_ENABLE_CONFIG_CACHING",

@@ -12,6 +12,9 @@ use crate::router::app;
 use crate::state::{self, AppState, Phase};
 use crate::{cli, learning, telemetry};
 
+/// How often corrections past their retention are looked for.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Runs the binary: returns the process exit code (0 clean, 1 start-up failure, 2 bad config).
 pub fn main_with(args: cli::Args) -> ExitCode {
     let env = match &args.env_file {
@@ -145,6 +148,7 @@ async fn run(
     // Corrections made on other replicas (shared store) arrive within one sync interval.
     let sync_state = Arc::downgrade(&state);
     tokio::spawn(async move {
+        let mut last_purge: Option<Instant> = None;
         loop {
             let Some(state) = sync_state.upgrade() else {
                 break;
@@ -152,8 +156,22 @@ async fn run(
             let interval = Duration::from_millis(state.config().storage.sync_interval_ms);
             let worker = Arc::clone(&state);
             drop(state);
-            let synced =
-                tokio::task::spawn_blocking(move || worker.learning.sync(&worker.config())).await;
+            // Expired corrections go at start and then hourly (reading them all is not free).
+            let purge = last_purge.is_none_or(|t: Instant| t.elapsed() >= PURGE_EVERY);
+            if purge {
+                last_purge = Some(Instant::now());
+            }
+            let synced = tokio::task::spawn_blocking(move || {
+                let config = worker.config();
+                if purge {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    worker.learning.purge_expired(&config, now)?;
+                }
+                worker.learning.sync(&config)
+            })
+            .await;
             if let Ok(Err(e)) = synced {
                 tracing::warn!(error = %e, "cannot sync staff corrections");
             }

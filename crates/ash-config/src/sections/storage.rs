@@ -20,6 +20,9 @@ pub struct StorageConfig {
     pub retain_message_text: bool,
     /// How often a replica checks the shared store for corrections made on other replicas.
     pub sync_interval_ms: u64,
+    /// Corrections hold embeddings of people's messages: they are deleted this many days after
+    /// they were made (checked with every sync). 0 keeps them until deleted through the admin API.
+    pub retention_days: u32,
 }
 
 impl Default for StorageConfig {
@@ -30,6 +33,7 @@ impl Default for StorageConfig {
             redis_url: None,
             retain_message_text: false,
             sync_interval_ms: 1_000,
+            retention_days: 365,
         }
     }
 }
@@ -47,6 +51,7 @@ pub enum StorageBackend {
 
 impl Validate for StorageConfig {
     fn validate(&self, v: &mut Validator) {
+        v.range("retention_days", self.retention_days, 0, 36_500);
         if self.backend == StorageBackend::Redis && self.redis_url.is_none() {
             v.problem("redis_url", None, "is required when `backend: redis`");
         }

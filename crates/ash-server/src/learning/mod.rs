@@ -306,6 +306,31 @@ impl Learning {
         Ok(removed)
     }
 
+    /// Deletes the corrections older than `storage.retention_days` (none when it is 0); returns
+    /// how many went.
+    pub fn purge_expired(&self, config: &Config, now_unix: u64) -> Result<usize, StoreError> {
+        let days = u64::from(config.storage.retention_days);
+        if days == 0 {
+            return Ok(0);
+        }
+        let cutoff = now_unix.saturating_sub(days * 86_400);
+        let mut purged = 0;
+        for c in self.store.all()? {
+            if c.received_at < cutoff && self.store.delete(&c.id)? {
+                purged += 1;
+            }
+        }
+        if purged > 0 {
+            self.refresh(config)?;
+            tracing::info!(
+                purged,
+                retention_days = days,
+                "expired staff corrections deleted"
+            );
+        }
+        Ok(purged)
+    }
+
     /// Adds exported corrections (same ids replace).
     pub fn import(&self, config: &Config, corrections: &[Correction]) -> Result<usize, StoreError> {
         for c in corrections {
@@ -370,6 +395,61 @@ mod tests {
             max_drift: 0.05,
             max_adjustments_per_day: 20,
         }
+    }
+
+    #[test]
+    fn corrections_past_their_retention_are_deleted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut storage = ash_config::StorageConfig {
+            data_dir: dir.path().to_path_buf(),
+            retention_days: 30,
+            ..ash_config::StorageConfig::default()
+        };
+        let shipped = ash_tests::shipped_config();
+        let config = |storage: &ash_config::StorageConfig| Config {
+            storage: std::sync::Arc::new(storage.clone()),
+            ..shipped.clone()
+        };
+        let learning = Learning::open(&config(&storage)).expect("open");
+        let day = 86_400;
+        let now = 1_000 * day;
+        learning
+            .store
+            .put(&correction(
+                1,
+                CorrectionKind::FalsePositive,
+                now - 31 * day,
+            ))
+            .expect("put");
+        learning
+            .store
+            .put(&correction(
+                2,
+                CorrectionKind::FalsePositive,
+                now - 29 * day,
+            ))
+            .expect("put");
+        storage.retention_days = 0;
+        assert_eq!(
+            learning
+                .purge_expired(&config(&storage), now)
+                .expect("purge"),
+            0
+        );
+        storage.retention_days = 30;
+        assert_eq!(
+            learning
+                .purge_expired(&config(&storage), now)
+                .expect("purge"),
+            1
+        );
+        let left: Vec<String> = learning
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(left, vec!["c00002"]);
     }
 
     #[test]
