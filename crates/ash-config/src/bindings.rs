@@ -122,6 +122,12 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
     ),
     bind("NLP_SECURITY_API_KEY", Server, "security.api_key", Text),
     bind(
+        "NLP_SECURITY_ANALYZE_REQUIRES_KEY",
+        Server,
+        "security.analyze_requires_key",
+        Bool,
+    ),
+    bind(
         "GLOBAL_ALLOWED_IPS",
         Server,
         "security.feedback_allowed_ips",

@@ -41,6 +41,7 @@ impl FromRequestParts<Arc<AppState>> for Admin {
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("x-api-key")
+        .or_else(|| headers.get("x-ash-internal-key"))
         .and_then(|v| v.to_str().ok())
         .or_else(|| {
             headers
@@ -68,6 +69,15 @@ fn require_admin(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
     match key_matches(config, headers) {
         Some(true) => Ok(()),
         _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Analysis endpoints: open unless `security.analyze_requires_key`, then the key.
+pub(crate) fn require_analyze(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
+    if !config.server.security.analyze_requires_key || key_matches(config, headers) == Some(true) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
     }
 }
 

@@ -346,3 +346,34 @@ fn a_goodbye_at_the_end_of_a_long_vent_is_read() {
         reply.json["severity"]
     );
 }
+
+#[test]
+fn analysis_can_require_the_key_which_ash_thrash_sends_as_x_ash_internal_key() {
+    let server =
+        Server::start_with(Options::default().env("NLP_SECURITY_ANALYZE_REQUIRES_KEY", "true"));
+    let body = json!({"message": "hello there"});
+    let refused = server.post("/analyze", &body);
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert_eq!(refused.json["error"]["code"], "unauthorized");
+    for header in ["x-ash-internal-key", "x-api-key"] {
+        let reply = server.post_with("/analyze", &body, &[(header, common::API_KEY)]);
+        assert_eq!(reply.status, 200, "{header}: {}", reply.text);
+        let batch = server.post_with(
+            "/analyze/batch",
+            &json!({"messages": ["hi"]}),
+            &[(header, common::API_KEY)],
+        );
+        assert_eq!(batch.status, 200, "{header}: {}", batch.text);
+    }
+    assert_eq!(
+        server
+            .post_with(
+                "/analyze",
+                &body,
+                &[("x-ash-internal-key", "not-the-key-at-all")]
+            )
+            .status,
+        401
+    );
+    assert_eq!(server.get("/health").status, 200, "health stays open");
+}

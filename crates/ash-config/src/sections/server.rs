@@ -101,6 +101,9 @@ pub struct SecurityConfig {
     /// Client addresses or CIDR ranges allowed to post feedback without a key (Ash-Bot v3.1
     /// cannot send one). Empty: a key is always required.
     pub feedback_allowed_ips: Vec<String>,
+    /// `/analyze` and `/analyze/batch` need the key too (`x-api-key`, `Authorization: Bearer` or
+    /// `X-Ash-Internal-Key`). Off by default: the v3.1 bot sends no key.
+    pub analyze_requires_key: bool,
 }
 
 impl Validate for ServerConfig {
@@ -143,6 +146,13 @@ impl Validate for ServerConfig {
             v.range("burst", self.rate_limit.burst, 1, 1_000_000);
         });
         v.at("security", |v| {
+            if self.security.analyze_requires_key && self.security.api_key.is_none() {
+                v.problem(
+                    "analyze_requires_key",
+                    None,
+                    "needs api_key (NLP_SECURITY_API_KEY): with no key nobody could analyse",
+                );
+            }
             if let Some(key) = &self.security.api_key {
                 // The value is never echoed.
                 if key.expose().len() < 16 {

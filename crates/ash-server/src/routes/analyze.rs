@@ -13,8 +13,10 @@ use ash_response::{
 };
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::require_analyze;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Snapshot};
 use crate::middleware::{RequestId, RequestOutcome};
@@ -176,6 +178,7 @@ fn timezone_notes(value: Option<&serde_json::Value>) -> Option<String> {
         (status = 200, description = "The analysis (an empty or blank message is answered `safe` with `analyzed: false`)", body = AnalyzeResponse),
         (status = 400, description = "Malformed JSON", body = ash_response::ErrorResponse),
         (status = 413, description = "Body over the byte limit", body = ash_response::ErrorResponse),
+        (status = 401, description = "A key is required (`security.analyze_requires_key`) and was missing or wrong", body = ash_response::ErrorResponse),
         (status = 415, description = "Not application/json", body = ash_response::ErrorResponse),
         (status = 422, description = "Missing or too long message; wrong field type", body = ash_response::ErrorResponse),
         (status = 429, description = "Rate limited (when enabled)", body = ash_response::ErrorResponse),
@@ -186,9 +189,11 @@ pub(crate) async fn analyze(
     State(state): State<Arc<AppState>>,
     Snapshot(pipeline): Snapshot,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     request_id: RequestId,
     ApiJson(request): ApiJson<AnalyzeRequest>,
 ) -> Result<Response, ApiError> {
+    require_analyze(&pipeline.config, &headers)?;
     let started = Instant::now();
     let now = jiff::Timestamp::now();
     let config = &pipeline.config;
@@ -255,6 +260,7 @@ pub(crate) async fn analyze(
     request_body = BatchRequest,
     responses(
         (status = 200, description = "One analysis per message, in order", body = BatchResponse),
+        (status = 401, description = "A key is required (`security.analyze_requires_key`) and was missing or wrong", body = ash_response::ErrorResponse),
         (status = 422, description = "Empty or oversized batch, or an invalid message (field names the index)", body = ash_response::ErrorResponse),
         (status = 503, description = "Overloaded or timed out; see Retry-After", body = ash_response::ErrorResponse),
     )
@@ -263,9 +269,11 @@ pub(crate) async fn analyze_batch(
     State(state): State<Arc<AppState>>,
     Snapshot(pipeline): Snapshot,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     request_id: RequestId,
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<Response, ApiError> {
+    require_analyze(&pipeline.config, &headers)?;
     let started = Instant::now();
     let now = jiff::Timestamp::now();
     let config = &pipeline.config;
