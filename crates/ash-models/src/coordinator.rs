@@ -77,6 +77,8 @@ pub struct ModelCoordinator {
     labels_config: ArcSwap<LabelsConfig>,
     index: ArcSwap<LabelIndex>,
     timeout: Duration,
+    /// Deadline of bulk-lane work.
+    bulk_timeout: Duration,
     runtime: Result<RuntimeInfo, ModelError>,
     /// Serialises label-set rebuilds (admin switch vs config reload).
     rebuild: Mutex<()>,
@@ -208,6 +210,14 @@ impl ModelCoordinator {
                 models: BTreeMap::new(),
             }),
             timeout: Duration::from_millis(config.models.runtime.inference_timeout_ms),
+            // Under the request deadline, so a slow batch is answered degraded, not refused.
+            bulk_timeout: Duration::from_millis(
+                config
+                    .models
+                    .runtime
+                    .bulk_inference_timeout_ms
+                    .min(config.server.request_timeout_ms * 9 / 10),
+            ),
             runtime,
             rebuild: Mutex::new(()),
             description: String::new(),
@@ -289,10 +299,17 @@ impl ModelCoordinator {
     /// or small pieces in the bulk lane).
     pub async fn infer_batch(&self, texts: &[&str], priority: Priority) -> Vec<ModelOutputs> {
         let index = self.index.load_full();
-        let plans = plan::plan(&index, texts, &self.window_chars);
+        let windows = (priority == Priority::RealTime).then_some(&self.window_chars);
+        let plans = plan::plan(&index, texts, windows);
         let runs = plans.iter().map(|p| async move {
             match self.worker(&p.model) {
-                Ok(w) => w.run(p.inputs.clone(), priority, self.timeout).await,
+                Ok(w) => {
+                    let deadline = match priority {
+                        Priority::RealTime => self.timeout,
+                        Priority::Bulk => self.bulk_timeout,
+                    };
+                    w.run(p.inputs.clone(), priority, deadline).await
+                }
                 Err(e) => Err(e),
             }
         });
@@ -303,7 +320,7 @@ impl ModelCoordinator {
     /// [`ModelCoordinator::infer_batch`] for plain threads (tools, benchmarks, label building).
     pub fn infer_batch_blocking(&self, texts: &[&str]) -> Vec<ModelOutputs> {
         let index = self.index.load_full();
-        let plans = plan::plan(&index, texts, &self.window_chars);
+        let plans = plan::plan(&index, texts, Some(&self.window_chars));
         let results = plans
             .iter()
             .map(|p| self.run_blocking(&p.model, p.inputs.clone()))

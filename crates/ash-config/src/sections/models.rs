@@ -37,6 +37,10 @@ pub struct RuntimeConfig {
     pub execution_provider: ExecutionProvider,
     /// Longest an inference may take before the request is answered degraded.
     pub inference_timeout_ms: u64,
+    /// The same for batch work (the bulk lane), which waits behind real-time messages and runs in
+    /// small pieces. Capped at nine tenths of `server.request_timeout_ms`, so a slow batch comes
+    /// back with degraded answers rather than a timeout error.
+    pub bulk_inference_timeout_ms: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -48,6 +52,7 @@ impl Default for RuntimeConfig {
             sessions: 0,
             execution_provider: ExecutionProvider::Cpu,
             inference_timeout_ms: 5_000,
+            bulk_inference_timeout_ms: 8_000,
         }
     }
 }
@@ -232,6 +237,12 @@ impl Validate for ModelsConfig {
             v.range(
                 "inference_timeout_ms",
                 self.runtime.inference_timeout_ms,
+                1,
+                600_000,
+            );
+            v.range(
+                "bulk_inference_timeout_ms",
+                self.runtime.bulk_inference_timeout_ms,
                 1,
                 600_000,
             );
