@@ -24,7 +24,7 @@
 use ash_config::{ContextConfig, CrisisLevel};
 use serde::Serialize;
 
-use crate::scale::client_level;
+use crate::scale::{client_level, round_for_clients as round};
 
 /// One earlier message of the same user, as the client sent it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,6 +44,18 @@ pub enum EscalationRate {
     Gradual,
     Rapid,
     Sudden,
+}
+
+impl EscalationRate {
+    /// The lowercase name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalationRate::None => "none",
+            EscalationRate::Gradual => "gradual",
+            EscalationRate::Rapid => "rapid",
+            EscalationRate::Sudden => "sudden",
+        }
+    }
 }
 
 /// `rising|stable|falling`.
@@ -403,10 +415,6 @@ fn up(level: CrisisLevel, steps: u8) -> CrisisLevel {
 
 fn below(level: CrisisLevel, steps: u8) -> CrisisLevel {
     CrisisLevel::ALL[(level.rank() as usize).saturating_sub(steps as usize)]
-}
-
-fn round(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 #[cfg(test)]

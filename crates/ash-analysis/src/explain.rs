@@ -167,10 +167,7 @@ impl Decision {
         {
             factors.push(format!(
                 "conversation: {} escalation ({})",
-                serde_json::to_value(c.escalation_rate)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                c.escalation_rate.as_str(),
                 c.escalation_pattern
             ));
         }

@@ -42,6 +42,12 @@ pub fn to_client_scale(score: f64, level: CrisisLevel, t: &LevelThresholds) -> f
     client_lo + fraction * width
 }
 
+/// Rounds a number for the wire: four decimals keep answers stable across platforms, and
+/// [`to_client_scale`] leaves room for this rounding below each band's top.
+pub fn round_for_clients(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
 /// The level a client derives from a score on [`CLIENT_SCALE`] (Ash-Bot's own grading).
 pub fn client_level(score: f64) -> CrisisLevel {
     CLIENT_SCALE.level_for(score)
@@ -64,7 +70,7 @@ mod tests {
                 for i in 0..=200 {
                     let score = f64::from(i) / 200.0;
                     let client = to_client_scale(score, level, &t);
-                    let rounded = (client * 10_000.0).round() / 10_000.0;
+                    let rounded = round_for_clients(client);
                     assert_eq!(client_level(rounded), level, "{score} {level:?} {t:?}");
                 }
             }

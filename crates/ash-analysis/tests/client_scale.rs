@@ -3,7 +3,7 @@
 
 mod common;
 
-use ash_analysis::scale::client_level;
+use ash_analysis::scale::{client_level, round_for_clients};
 use ash_analysis::{LearnedAdjustment, ModelEvidence};
 use ash_config::{EnsembleMode, LevelThresholds, RiskHeadMode};
 use common::*;
@@ -108,7 +108,7 @@ proptest! {
             ModelEvidence::Outputs(&out)
         };
         let d = a.analyze_adjusted(text, evidence, adjustment.as_ref());
-        let rounded = (d.crisis_score * 10_000.0).round() / 10_000.0;
+        let rounded = round_for_clients(d.crisis_score);
         prop_assert_eq!(client_level(rounded), d.level, "score {}", d.crisis_score);
     }
 }

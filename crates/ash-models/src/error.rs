@@ -1,7 +1,8 @@
 //! Errors of the model layer. Each says what failed and, where one exists, what to do about it.
 
-use ash_types::FailureKind;
 use std::path::PathBuf;
+
+use ash_types::FailureKind;
 
 /// Why inference or loading failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use ash_analysis::scale::round_for_clients as round;
 use ash_analysis::{Decision, Rule};
 use ash_config::{CrisisLevel, RiskHeadMode};
 
@@ -42,11 +43,6 @@ fn severity(level: CrisisLevel) -> Severity {
         CrisisLevel::High => Severity::High,
         CrisisLevel::Critical => Severity::Critical,
     }
-}
-
-/// Rounds for the wire (four decimals are plenty and keep snapshots stable across platforms).
-fn round(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 /// Builds the response for one analysed message.

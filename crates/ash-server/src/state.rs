@@ -1,6 +1,5 @@
 //! Shared state of the service, and the steps every analysis request goes through.
 
-use ash_types::FailureKind;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -12,6 +11,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use ash_analysis::{Analyzer, Decision};
 use ash_config::{Config, ConfigStore, CrisisLevel};
 use ash_models::{ModelCoordinator, ModelsState, Priority};
+use ash_types::FailureKind;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
