@@ -11,12 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use ash_analysis::context::EscalationRate;
 use ash_analysis::{Analyzer, HistoryEntry, ModelEvidence};
-use ash_config::{ConfigLoader, CrisisLevel, Environment};
+use ash_config::CrisisLevel;
 use ash_models::ModelCoordinator;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -100,8 +99,7 @@ struct Replay {
 }
 
 fn correct(expected: CrisisLevel, got: CrisisLevel) -> bool {
-    // Clients that know four levels receive critical as high: critical for high is no miss.
-    got == expected || (expected == CrisisLevel::High && got == CrisisLevel::Critical)
+    ash_analysis::eval::accepted(got, &[expected])
 }
 
 fn replay(analyzer: &Analyzer, coordinator: &ModelCoordinator, c: &Conversation) -> Replay {
@@ -154,13 +152,8 @@ fn replay(analyzer: &Analyzer, coordinator: &ModelCoordinator, c: &Conversation)
         escalation_detected: context.is_some_and(|a| a.escalation_detected),
         rate_expected: c.rate.clone(),
         rate_detected: context
-            .map(|a| match a.escalation_rate {
-                EscalationRate::None => "none",
-                EscalationRate::Gradual => "gradual",
-                EscalationRate::Rapid => "rapid",
-                EscalationRate::Sudden => "sudden",
-            })
-            .unwrap_or("none")
+            .map_or(EscalationRate::None, |a| a.escalation_rate)
+            .as_str()
             .to_owned(),
         raised: context.is_some_and(|a| a.raised_from.is_some()),
     }
@@ -188,16 +181,7 @@ pub(crate) fn run(
         conversations.len(),
         dir.display()
     );
-    let env = Environment::from_process().with_var(
-        "NLP_MODEL_CACHE_DIR",
-        crate::setup::cache_dir(root).display().to_string(),
-    );
-    let config = Arc::new(ConfigLoader::new(config_dir, env)?.load()?);
-    let coordinator = ModelCoordinator::start(&config);
-    if coordinator.status().models.iter().any(|m| !m.loaded) {
-        bail!("models not ready");
-    }
-    let analyzer = Analyzer::new(Arc::clone(&config))?;
+    let (coordinator, analyzer) = crate::eval::in_process(root, config_dir)?;
     let replays: Vec<Replay> = conversations
         .iter()
         .map(|c| replay(&analyzer, &coordinator, c))

@@ -12,12 +12,9 @@ use ash_analysis::{Analyzer, ModelEvidence};
 use ash_config::{ConfigLoader, CrisisLevel, Environment};
 use ash_models::ModelCoordinator;
 
-/// Runs every phrase in-process under the configuration in `config_dir`.
-pub(crate) fn run_in_process(
-    root: &Path,
-    config_dir: &Path,
-    phrases: &[Phrase],
-) -> Result<Vec<Outcome>> {
+/// The models of the configuration in `config_dir`, loaded and ready, and its analyzer: what an
+/// in-process evaluation runs.
+pub(crate) fn in_process(root: &Path, config_dir: &Path) -> Result<(ModelCoordinator, Analyzer)> {
     // `cache_dir` already honours NLP_MODEL_CACHE_DIR; this only makes the default absolute.
     let env = Environment::from_process().with_var(
         "NLP_MODEL_CACHE_DIR",
@@ -37,6 +34,16 @@ pub(crate) fn run_in_process(
         );
     }
     let analyzer = Analyzer::new(Arc::clone(&config))?;
+    Ok((coordinator, analyzer))
+}
+
+/// Runs every phrase in-process under the configuration in `config_dir`.
+pub(crate) fn run_in_process(
+    root: &Path,
+    config_dir: &Path,
+    phrases: &[Phrase],
+) -> Result<Vec<Outcome>> {
+    let (coordinator, analyzer) = in_process(root, config_dir)?;
     let mut outcomes = Vec::with_capacity(phrases.len());
     for chunk in phrases.chunks(32) {
         let texts: Vec<&str> = chunk.iter().map(|p| p.message.as_str()).collect();
