@@ -14,6 +14,7 @@ pub mod ensemble;
 pub mod eval;
 mod explain;
 pub mod head;
+pub mod learning;
 pub mod normalize;
 pub mod patterns;
 pub mod scale;
@@ -31,6 +32,7 @@ pub use decision::{
 pub use ensemble::RoleResult;
 pub use explain::{ExplainedPattern, ExplainedRole, Explanation, MAX_KEY_FACTORS};
 pub use head::HeadResult;
+pub use learning::LearnedAdjustment;
 pub use patterns::{PatternEngine, PatternMatch};
 
 /// Why an analysis cannot be set up.
@@ -39,25 +41,6 @@ pub enum AnalysisError {
     /// The pattern configuration does not compile.
     #[error("patterns: {0}")]
     Patterns(String),
-}
-
-/// What staff corrections say about one message (computed by the learning layer).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LearnedAdjustment {
-    /// The level the nearest correction says this message should have.
-    pub exemplar_level: Option<CrisisLevel>,
-    /// How much of the way to move toward it, 0–1.
-    pub strength: f64,
-    /// Cosine similarity to the nearest correction.
-    pub similarity: Option<f64>,
-    /// Largest score change allowed.
-    pub max_shift: f64,
-    /// The message is (nearly) identical to a corrected one: take the corrected level.
-    pub exact: bool,
-    /// Thresholds calibrated from corrections, used instead of the configured ones.
-    pub thresholds: Option<LevelThresholds>,
-    /// Identifies the correction, for the explanation.
-    pub exemplar_id: Option<String>,
 }
 
 /// Analyses messages under one configuration version (patterns compiled once).
@@ -102,14 +85,9 @@ impl Analyzer {
         // One choice of thresholds for every stage of this request: calibrated when staff
         // corrections calibrated them, else the configured ones.
         let adjustment = adjustment.filter(|_| features.learned_adjustments);
-        let thresholds = adjustment
-            .and_then(|a| a.thresholds.as_ref())
-            .unwrap_or_else(|| {
-                config
-                    .analysis
-                    .thresholds
-                    .for_mode(config.analysis.ensemble.mode)
-            });
+        let thresholds =
+            learning::thresholds_in_effect(config, adjustment.map_or(0.0, |a| a.threshold_offset));
+        let thresholds = &thresholds;
         let head = match models {
             ModelEvidence::Outputs(out) => {
                 self.run_head(out, &patterns, &normalized.key, thresholds)

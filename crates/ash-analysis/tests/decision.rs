@@ -454,13 +454,9 @@ fn shadow_mode_reports_the_head_but_decides_the_old_way() {
 #[test]
 fn calibrated_thresholds_reach_every_stage_role_levels_and_votes_included() {
     let a = with_mode(EnsembleMode::Majority);
+    // Medium starts at 0.4 in the shipped configuration; calibrated, at 0.55.
     let calibrated = ash_analysis::LearnedAdjustment {
-        thresholds: Some(ash_config::LevelThresholds {
-            low: 0.15,
-            medium: 0.55,
-            high: 0.7,
-            critical: 0.9,
-        }),
+        threshold_offset: 0.15,
         ..Default::default()
     };
     let plain = a.analyze("so so", ModelEvidence::Outputs(&outputs(&[0.5, 0.5, 0.5])));

@@ -35,20 +35,7 @@ pub fn mean_pool_normalized(hidden: &[f32], mask: &[i64], dim: usize) -> Vec<f32
     pooled
 }
 
-/// Scales `v` to unit length (left as is when it is all zeros).
-pub fn normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        for x in v {
-            *x /= norm;
-        }
-    }
-}
-
-/// Dot product (cosine similarity for unit vectors).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+pub use ash_types::vector::{dot, normalize};
 
 /// How close a message is to a label: the cosine with its description, blended with the cosine
 /// of the nearest exemplar (`exemplar_weight` of it) when the label has exemplars. The nearest

@@ -6,6 +6,7 @@
 
 mod evidence;
 mod outputs;
+pub mod vector;
 
 use std::fmt;
 
@@ -13,6 +14,26 @@ use serde::{Deserialize, Serialize};
 
 pub use evidence::{Evidence, ModelEvidence};
 pub use outputs::{LabelScore, ModelFailure, ModelOutputs, RoleOutput};
+
+/// A staff correction's direction (the feedback endpoint it came through).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionKind {
+    /// Flagged higher than it should have been.
+    FalsePositive,
+    /// Flagged lower than it should have been.
+    FalseNegative,
+}
+
+impl CorrectionKind {
+    /// The name used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrectionKind::FalsePositive => "false_positive",
+            CorrectionKind::FalseNegative => "false_negative",
+        }
+    }
+}
 
 /// The crisis levels, in increasing order of concern.
 ///

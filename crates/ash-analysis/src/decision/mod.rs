@@ -314,7 +314,7 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
             similarity: a.similarity,
             corrected_level: a.exemplar_level,
             repeat: a.exact,
-            calibrated_thresholds: a.thresholds.is_some(),
+            calibrated_thresholds: a.calibrated(),
         }),
         head: e.head,
         head_mode: e.head_mode,

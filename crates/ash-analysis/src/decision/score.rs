@@ -106,7 +106,7 @@ fn learned_shift(e: &Evidence<'_>, score: &mut f64, rules: &mut BTreeSet<Rule>) 
     let Some(adj) = e.adjustment else {
         return 0.0;
     };
-    if adj.thresholds.is_some() {
+    if adj.calibrated() {
         rules.insert(Rule::CalibratedThresholds);
     }
     let Some(target) = adj.exemplar_level else {

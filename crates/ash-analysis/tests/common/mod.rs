@@ -2,18 +2,14 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use ash_analysis::{Analyzer, Decision, ModelEvidence};
-use ash_config::{Config, ConfigLoader, Environment, ModelKind};
+use ash_config::{Config, ModelKind};
 use ash_types::{LabelScore, ModelOutputs, RoleOutput};
 
 pub fn config() -> Config {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config");
-    ConfigLoader::new(dir, Environment::default())
-        .and_then(|l| l.load())
-        .expect("shipped config")
+    ash_tests::shipped_config()
 }
 
 /// The analyzer of the shipped configuration, built once per test binary (pattern compilation is

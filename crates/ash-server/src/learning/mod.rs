@@ -1,26 +1,19 @@
-//! Learning from staff corrections: stored durably (see [`store`]), used in two bounded,
-//! explainable ways.
-//!
-//! - **Exemplar memory.** The nearest stored correction whose embedding is at least
-//!   `learning.similarity_threshold` similar pulls the score toward its corrected level, by at
-//!   most `learning.max_shift`; a repeat (`repeat_similarity`) gets the corrected level.
-//! - **Threshold calibration.** Corrections since the last reset are replayed in time order:
-//!   each false positive raises every level threshold by `step` (less sensitive), each false
-//!   negative lowers them; at most `max_adjustments_per_day` count per UTC day, and the total stays
-//!   within `±max_drift`. Derived from the stored corrections, so deleting one removes its effect.
+//! Learning from staff corrections: stored durably (see [`store`]) and kept in memory as what
+//! [`ash_analysis::learning`] derives from them (exemplars and a calibration offset). The maths,
+//! and how an adjustment changes an analysis, live on the analysis side; this layer owns storage,
+//! refresh across replicas, retention, and the admin operations.
 //!
 //! The safety floors of the analysis apply after both: no correction lowers explicit intent below
 //! `high`.
 
 pub mod store;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use ash_analysis::LearnedAdjustment;
-use ash_config::{CalibrationConfig, Config, CrisisLevel, LevelThresholds, StorageBackend};
+use ash_analysis::learning::{self, Exemplar, LearnedAdjustment};
+use ash_config::{Config, CrisisLevel, LevelThresholds, StorageBackend};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -30,10 +23,8 @@ pub use store::{Correction, CorrectionKind, CorrectionStore, StoreError};
 #[derive(Debug, Default)]
 struct Memory {
     version: Option<u64>,
-    exemplars: Vec<(String, Vec<f32>, CrisisLevel)>,
-    /// Correction id → how much it moved the thresholds (0 when rate-limited or capped).
-    moved: BTreeMap<String, f64>,
-    offset: f64,
+    exemplars: Vec<Exemplar>,
+    calibration: learning::Calibration,
     count: u64,
 }
 
@@ -78,58 +69,6 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Replays corrections after `reset_at` into a threshold offset.
-fn calibrate(
-    corrections: &[Correction],
-    reset_at: u64,
-    c: &CalibrationConfig,
-) -> (f64, BTreeMap<String, f64>) {
-    let mut ordered: Vec<&Correction> = corrections
-        .iter()
-        .filter(|x| x.received_at >= reset_at)
-        .collect();
-    ordered.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
-    let mut offset = 0.0f64;
-    let mut per_day: BTreeMap<u64, u32> = BTreeMap::new();
-    let mut moved = BTreeMap::new();
-    if !c.enabled {
-        return (0.0, moved);
-    }
-    for x in ordered {
-        let day = per_day.entry(x.received_at / 86_400).or_default();
-        if *day >= c.max_adjustments_per_day {
-            moved.insert(x.id.clone(), 0.0);
-            continue;
-        }
-        *day += 1;
-        let step = match x.kind {
-            CorrectionKind::FalsePositive => c.step,
-            CorrectionKind::FalseNegative => -c.step,
-        };
-        let next = (offset + step).clamp(-c.max_drift, c.max_drift);
-        // Sums of steps are not exact in floating point; a sliver against the cap is no move.
-        let delta = if (next - offset).abs() < 1e-9 {
-            0.0
-        } else {
-            next - offset
-        };
-        moved.insert(x.id.clone(), delta);
-        offset = next;
-    }
-    (offset, moved)
-}
-
-/// The configured thresholds moved by `offset`, kept ordered and inside (0, 1).
-fn shifted(t: &LevelThresholds, offset: f64) -> LevelThresholds {
-    let s = |v: f64| (v + offset).clamp(0.01, 0.99);
-    LevelThresholds {
-        low: s(t.low),
-        medium: s(t.medium),
-        high: s(t.high),
-        critical: s(t.critical),
-    }
-}
-
 impl Learning {
     /// Opens the configured store and loads what it holds.
     pub fn open(config: &Config) -> Result<Self, StoreError> {
@@ -166,22 +105,23 @@ impl Learning {
         let version = self.store.version()?;
         let all = self.store.all()?;
         let reset_at = self.reset_at()?;
-        let (offset, moved) = calibrate(&all, reset_at, &config.analysis.learning.calibration);
+        let calibration = learning::calibrate(
+            all.iter().map(Correction::calibration_event),
+            reset_at,
+            &config.analysis.learning.calibration,
+        );
         let exemplars = all
             .iter()
             .filter_map(|c| {
-                c.embedding.clone().map(|mut e| {
-                    // Unit length (imports may carry any vector), so a dot product is the cosine.
-                    ash_models::scoring::normalize(&mut e);
-                    (c.id.clone(), e, c.correct_level)
-                })
+                c.embedding
+                    .clone()
+                    .map(|e| Exemplar::new(c.id.clone(), e, c.correct_level))
             })
             .collect();
         self.memory.store(Arc::new(Memory {
             version: Some(version),
             exemplars,
-            moved,
-            offset,
+            calibration,
             count: all.len() as u64,
         }));
         Ok(())
@@ -245,6 +185,7 @@ impl Learning {
         let moved = self
             .memory
             .load()
+            .calibration
             .moved
             .get(&correction.id)
             .copied()
@@ -264,32 +205,12 @@ impl Learning {
         config: &Config,
     ) -> Option<LearnedAdjustment> {
         let memory = self.memory.load();
-        let learning = &config.analysis.learning;
-        let base = config
-            .analysis
-            .thresholds
-            .for_mode(config.analysis.ensemble.mode);
-        let thresholds = (memory.offset != 0.0).then(|| shifted(base, memory.offset));
-        let nearest = embedding.and_then(|e| {
-            memory
-                .exemplars
-                .iter()
-                .map(|(id, v, level)| (id, f64::from(ash_models::scoring::dot(e, v)), *level))
-                .filter(|(_, sim, _)| *sim >= learning.similarity_threshold)
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-        });
-        if nearest.is_none() && thresholds.is_none() {
-            return None;
-        }
-        Some(LearnedAdjustment {
-            exemplar_level: nearest.map(|(_, _, level)| level),
-            strength: 1.0,
-            similarity: nearest.map(|(_, sim, _)| sim),
-            max_shift: learning.max_shift,
-            exact: nearest.is_some_and(|(_, sim, _)| sim >= learning.repeat_similarity),
-            thresholds,
-            exemplar_id: nearest.map(|(id, _, _)| id.clone()),
-        })
+        learning::adjustment(
+            &memory.exemplars,
+            memory.calibration.offset,
+            embedding,
+            &config.analysis.learning,
+        )
     }
 
     /// Every stored correction.
@@ -350,16 +271,18 @@ impl Learning {
     /// Calibration state.
     pub fn calibration(&self, config: &Config) -> CalibrationStatus {
         let memory = self.memory.load();
-        let base = config
-            .analysis
-            .thresholds
-            .for_mode(config.analysis.ensemble.mode);
+        let offset = memory.calibration.offset;
         CalibrationStatus {
-            offset: memory.offset,
+            offset,
             max_drift: config.analysis.learning.calibration.max_drift,
-            corrections_applied: memory.moved.values().filter(|m| **m != 0.0).count(),
+            corrections_applied: memory
+                .calibration
+                .moved
+                .values()
+                .filter(|m| **m != 0.0)
+                .count(),
             reset_at: self.reset_at().unwrap_or(0),
-            thresholds: shifted(base, memory.offset),
+            thresholds: learning::thresholds_in_effect(config, offset),
         }
     }
 
@@ -385,15 +308,6 @@ mod tests {
             message_chars: 1,
             message: None,
             embedding: None,
-        }
-    }
-
-    fn config() -> CalibrationConfig {
-        CalibrationConfig {
-            enabled: true,
-            step: 0.005,
-            max_drift: 0.05,
-            max_adjustments_per_day: 20,
         }
     }
 
@@ -450,53 +364,5 @@ mod tests {
             .map(|c| c.id)
             .collect();
         assert_eq!(left, vec!["c00002"]);
-    }
-
-    #[test]
-    fn a_thousand_identical_corrections_stay_within_the_drift_cap() {
-        // Spread over many days so the daily limit is not what stops them.
-        let all: Vec<Correction> = (0..1000)
-            .map(|i| correction(i, CorrectionKind::FalsePositive, i * 3600))
-            .collect();
-        let (offset, _) = calibrate(&all, 0, &config());
-        assert!((offset - 0.05).abs() < 1e-12, "{offset}");
-        let all: Vec<Correction> = (0..1000)
-            .map(|i| correction(i, CorrectionKind::FalseNegative, i * 3600))
-            .collect();
-        let (offset, moved) = calibrate(&all, 0, &config());
-        assert!((offset + 0.05).abs() < 1e-12);
-        assert_eq!(moved.values().filter(|m| **m != 0.0).count(), 10);
-    }
-
-    #[test]
-    fn false_positives_make_detection_less_sensitive_and_false_negatives_more() {
-        let t = LevelThresholds::default();
-        let (fp, _) = calibrate(
-            &[correction(1, CorrectionKind::FalsePositive, 10)],
-            0,
-            &config(),
-        );
-        assert!(shifted(&t, fp).high > t.high);
-        let (fnn, _) = calibrate(
-            &[correction(1, CorrectionKind::FalseNegative, 10)],
-            0,
-            &config(),
-        );
-        assert!(shifted(&t, fnn).high < t.high);
-    }
-
-    #[test]
-    fn the_daily_limit_and_the_reset_hold() {
-        let same_day: Vec<Correction> = (0..100)
-            .map(|i| correction(i, CorrectionKind::FalseNegative, 1000 + i))
-            .collect();
-        let c = CalibrationConfig {
-            max_drift: 1.0,
-            ..config()
-        };
-        let (offset, _) = calibrate(&same_day, 0, &c);
-        assert!((offset + 20.0 * 0.005).abs() < 1e-9, "{offset}");
-        let (after_reset, _) = calibrate(&same_day, 2000, &c);
-        assert_eq!(after_reset, 0.0);
     }
 }

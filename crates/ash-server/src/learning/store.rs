@@ -8,24 +8,7 @@ use ash_config::CrisisLevel;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-/// A correction's direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CorrectionKind {
-    /// Flagged higher than it should have been.
-    FalsePositive,
-    /// Flagged lower than it should have been.
-    FalseNegative,
-}
-
-impl CorrectionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CorrectionKind::FalsePositive => "false_positive",
-            CorrectionKind::FalseNegative => "false_negative",
-        }
-    }
-}
+pub use ash_types::CorrectionKind;
 
 /// One stored correction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +30,17 @@ pub struct Correction {
     /// The message's embedding from the default embedding model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<Vec<f32>>,
+}
+
+impl Correction {
+    /// What calibration reads of it.
+    pub fn calibration_event(&self) -> ash_analysis::learning::CalibrationEvent<'_> {
+        ash_analysis::learning::CalibrationEvent {
+            id: &self.id,
+            kind: self.kind,
+            received_at: self.received_at,
+        }
+    }
 }
 
 /// A storage failure (logged; the API answers 500 without details).
