@@ -10,6 +10,7 @@
 
 mod coordinator;
 mod error;
+mod kinds;
 pub mod labels;
 pub mod onnx;
 mod plan;

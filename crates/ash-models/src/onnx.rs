@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
 
 use crate::error::ModelError;
+use crate::kinds;
 use crate::runtime;
-use crate::scoring::mean_pool_normalized;
 
 /// Text to run: a single text, or a (premise, hypothesis) pair for NLI.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,26 +225,9 @@ impl OnnxModel {
             .try_extract_tensor::<f32>()
             .map_err(|e| fail(format!("output `{}`: {e}", self.signature.output)))?;
         let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
-        let rows = match (self.kind, dims.as_slice()) {
-            (ModelKind::Embedding, [b, s, d]) if *b == batch && *s == seq_len => (0..batch)
-                .map(|r| {
-                    let hidden = &data[r * s * d..(r + 1) * s * d];
-                    mean_pool_normalized(hidden, &mask[r * seq_len..(r + 1) * seq_len], *d)
-                })
-                .collect(),
-            (ModelKind::Embedding, [b, d]) if *b == batch => data
-                .chunks_exact(*d)
-                .map(|row| {
-                    let mut v = row.to_vec();
-                    crate::scoring::normalize(&mut v);
-                    v
-                })
-                .collect(),
-            (ModelKind::Nli | ModelKind::Classifier, [b, c]) if *b == batch => {
-                data.chunks_exact(*c).map(<[f32]>::to_vec).collect()
-            }
-            (_, other) => return Err(fail(format!("unexpected output shape {other:?}"))),
-        };
+        let rows = kinds::of(self.kind)
+            .rows(&dims, data, &mask, batch, seq_len)
+            .ok_or_else(|| fail(format!("unexpected output shape {dims:?}")))?;
         self.counters.runs.fetch_add(1, Ordering::Relaxed);
         self.counters
             .sequences
@@ -327,24 +310,18 @@ fn read_signature(
         }
     }
     let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-    let preferred = match definition.kind {
-        ModelKind::Embedding => [
-            "last_hidden_state",
-            "sentence_embedding",
-            "token_embeddings",
-        ]
-        .as_slice(),
-        ModelKind::Nli | ModelKind::Classifier => ["logits"].as_slice(),
-    };
+    let kind = kinds::of(definition.kind);
+    let preferred = kind.preferred_outputs();
     let output = preferred
         .iter()
         .find(|p| outputs.contains(p))
         .or(outputs.first())
         .ok_or("the model has no outputs")?
         .to_string();
-    let id2label = match definition.kind {
-        ModelKind::Embedding => BTreeMap::new(),
-        ModelKind::Nli | ModelKind::Classifier => read_id2label(definition, models)?,
+    let id2label = if kind.names_classes() {
+        read_id2label(definition, models)?
+    } else {
+        BTreeMap::new()
     };
     Ok(ModelSignature {
         id2label,

@@ -12,12 +12,11 @@
 
 use std::collections::BTreeMap;
 
-use ash_config::ModelKind;
 use ash_types::{LabelScore, ModelOutputs, RoleOutput};
 
+use crate::kinds;
 use crate::labels::{LabelIndex, ModelLabels};
 use crate::onnx::SequenceInput;
-use crate::scoring;
 use crate::worker::Rows;
 
 /// Most extra windows one message gets. Eight cover a chat message without gaps up to about
@@ -87,38 +86,23 @@ pub(crate) fn plan(
         .models
         .iter()
         .map(|(name, prepared)| {
+            let kind = kinds::of(prepared.kind);
+            let mut inputs: Vec<SequenceInput> = texts
+                .iter()
+                .flat_map(|t| kind.sequences(prepared, t))
+                .collect();
             let mut window_of = Vec::new();
-            let inputs = match prepared.kind {
-                ModelKind::Embedding => {
-                    let mut inputs: Vec<SequenceInput> = texts
-                        .iter()
-                        .map(|t| SequenceInput::Single((*t).to_owned()))
-                        .collect();
-                    if let Some(&window) = window_chars.and_then(|w| w.get(name)) {
-                        for (i, text) in texts.iter().enumerate() {
-                            for w in extra_windows(text, window) {
-                                inputs.push(SequenceInput::Single(w.to_owned()));
-                                window_of.push(i);
-                            }
-                        }
+            let window = window_chars
+                .and_then(|w| w.get(name))
+                .filter(|_| kind.embeds());
+            if let Some(&window) = window {
+                for (i, text) in texts.iter().enumerate() {
+                    for w in extra_windows(text, window) {
+                        inputs.push(SequenceInput::Single(w.to_owned()));
+                        window_of.push(i);
                     }
-                    inputs
                 }
-                ModelKind::Classifier => texts
-                    .iter()
-                    .map(|t| SequenceInput::Single((*t).to_owned()))
-                    .collect(),
-                ModelKind::Nli => texts
-                    .iter()
-                    .flat_map(|t| {
-                        prepared.roles.iter().flat_map(move |r| {
-                            r.labels.iter().map(move |l| {
-                                SequenceInput::Pair((*t).to_owned(), l.hypothesis.clone())
-                            })
-                        })
-                    })
-                    .collect(),
-            };
+            }
             Plan {
                 model: name.clone(),
                 inputs,
@@ -135,21 +119,19 @@ pub(crate) fn score(
     rows: &Rows,
     outputs: &mut [ModelOutputs],
 ) {
-    let per_text = match prepared.kind {
-        ModelKind::Embedding | ModelKind::Classifier => 1,
-        ModelKind::Nli => prepared.roles.iter().map(|r| r.labels.len()).sum(),
-    };
+    let kind = kinds::of(prepared.kind);
+    let per_text = kind.rows_per_text(prepared);
     let first_window_rows = outputs.len() * per_text;
     for (i, out) in outputs.iter_mut().enumerate() {
         let Some(text_rows) = rows.get(i * per_text..(i + 1) * per_text) else {
             continue;
         };
-        if prepared.kind == ModelKind::Embedding && out.embedding.is_none() {
+        if kind.embeds() && out.embedding.is_none() {
             out.embedding = Some(text_rows[0].clone());
         }
         score_roles(&plan.model, prepared, text_rows, out);
     }
-    if prepared.kind == ModelKind::Embedding {
+    if kind.embeds() {
         for (k, &owner) in plan.window_of.iter().enumerate() {
             if let (Some(row), Some(out)) =
                 (rows.get(first_window_rows + k), outputs.get_mut(owner))
@@ -168,48 +150,17 @@ fn score_roles(
     text_rows: &[Vec<f32>],
     out: &mut ModelOutputs,
 ) {
+    let kind = kinds::of(prepared.kind);
     let mut offset = 0;
     for role in &prepared.roles {
-        let probabilities: Vec<f32> = match prepared.kind {
-            ModelKind::Embedding => {
-                let similarities: Vec<f32> = role
-                    .labels
-                    .iter()
-                    .map(|l| match l.baseline_similarity {
-                        Some(fixed) => fixed,
-                        None => scoring::label_similarity(
-                            &text_rows[0],
-                            &l.vector,
-                            &l.exemplars,
-                            prepared.exemplar_weight,
-                        ),
-                    })
-                    .collect();
-                scoring::embedding_distribution(&similarities, prepared.similarity_scale)
-            }
-            ModelKind::Classifier => {
-                let p = scoring::softmax(&text_rows[0]);
-                role.labels
-                    .iter()
-                    .map(|l| p.get(l.class_index).copied().unwrap_or(0.0))
-                    .collect()
-            }
-            ModelKind::Nli => {
-                let slice = &text_rows[offset..offset + role.labels.len()];
-                offset += role.labels.len();
-                match (prepared.multi_label, prepared.contradiction) {
-                    (true, Some(c)) => scoring::nli_multi_label(slice, prepared.entailment, c),
-                    _ => scoring::nli_single_label(slice, prepared.entailment),
-                }
-            }
-        };
+        let probabilities = kind.probabilities(prepared, role, text_rows, &mut offset);
         out.roles.insert(
             role.role.clone(),
             RoleOutput {
                 model: model.to_owned(),
                 kind: prepared.kind,
                 weight: role.weight,
-                multi_label: prepared.kind == ModelKind::Nli && prepared.multi_label,
+                multi_label: prepared.multi_label,
                 labels: role
                     .labels
                     .iter()
