@@ -350,6 +350,14 @@ pub enum HealthStatus {
     Unhealthy,
 }
 
+/// `GET /ready`: what an orchestrator's readiness probe reads.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReadyResponse {
+    /// Requests are served (with all models, or degraded when a degraded start was allowed).
+    pub ready: bool,
+    pub status: HealthStatus,
+}
+
 /// `GET /health`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct HealthResponse {

@@ -29,12 +29,13 @@ struct Memory {
 }
 
 /// Calibration state, for the admin API and `/stats`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CalibrationStatus {
     pub offset: f64,
     pub max_drift: f64,
     pub corrections_applied: usize,
     pub reset_at: u64,
+    #[schema(value_type = Object)]
     pub thresholds: LevelThresholds,
 }
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ash_models::ModelsState;
-use ash_response::{BuildInfo, HealthResponse, HealthStatus, StatsResponse, StatusResponse};
+use ash_response::{
+    BuildInfo, HealthResponse, HealthStatus, ReadyResponse, StatsResponse, StatusResponse,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -85,7 +87,7 @@ pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Json<StatusRes
 }
 
 /// Readiness: 200 once models are loaded (or a degraded start was allowed), else 503.
-#[utoipa::path(get, tag = "health", path = "/ready", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, tag = "health", path = "/ready", responses((status = 200, body = ReadyResponse), (status = 503, body = ReadyResponse)))]
 pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
     let status = health_status(&state);
     let ready = matches!(status, HealthStatus::Healthy | HealthStatus::Degraded);
@@ -94,11 +96,7 @@ pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        code,
-        Json(serde_json::json!({ "ready": ready, "status": status })),
-    )
-        .into_response()
+    (code, Json(ReadyResponse { ready, status })).into_response()
 }
 
 /// Counters Ash-Bot reads.
