@@ -95,54 +95,7 @@ impl Analyzer {
             _ => None,
         };
         let expected_roles = config.models.enabled_roles().count();
-        let (roles, degraded, label_set) = match models {
-            ModelEvidence::Outputs(out) => {
-                let roles = ensemble::role_results(&out.roles, thresholds);
-                let missing: Vec<String> =
-                    out.failures.iter().flat_map(|f| f.roles.clone()).collect();
-                let degraded = (!out.failures.is_empty()).then(|| {
-                    let kinds: std::collections::BTreeSet<&str> =
-                        out.failures.iter().map(|f| f.kind.as_str()).collect();
-                    Degradation {
-                        reason: if roles.is_empty() {
-                            format!("model_{}", kinds.into_iter().collect::<Vec<_>>().join("+"))
-                        } else {
-                            "partial".to_owned()
-                        },
-                        detail: out
-                            .failures
-                            .iter()
-                            .map(|f| format!("{}: {}", f.model, f.kind))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        missing_roles: missing,
-                    }
-                });
-                (roles, degraded, Some(out.label_set.clone()))
-            }
-            ModelEvidence::Unavailable { kind, detail } => (
-                Default::default(),
-                Some(Degradation {
-                    reason: format!("model_{kind}"),
-                    detail: detail.to_owned(),
-                    missing_roles: config
-                        .models
-                        .enabled_roles()
-                        .map(|(r, _)| r.clone())
-                        .collect(),
-                }),
-                None,
-            ),
-            ModelEvidence::Disabled => (
-                Default::default(),
-                Some(Degradation {
-                    reason: "ensemble_disabled".to_owned(),
-                    detail: "features.yaml: ensemble_analysis is off".to_owned(),
-                    missing_roles: Vec::new(),
-                }),
-                None,
-            ),
-        };
+        let (roles, degraded, label_set) = read_models(config, models, thresholds);
         let stages = Stages {
             ensemble: !roles.is_empty(),
             patterns: features.patterns,
@@ -244,5 +197,64 @@ impl Analyzer {
             }
         }
         worst.map(|w| HeadResult { windows: read, ..w })
+    }
+}
+
+/// The role results the models give, and what is missing and why (a degraded analysis says so).
+fn read_models(
+    config: &Config,
+    models: ModelEvidence<'_>,
+    thresholds: &LevelThresholds,
+) -> (
+    std::collections::BTreeMap<String, RoleResult>,
+    Option<Degradation>,
+    Option<String>,
+) {
+    match models {
+        ModelEvidence::Outputs(out) => {
+            let roles = ensemble::role_results(&out.roles, thresholds);
+            let missing: Vec<String> = out.failures.iter().flat_map(|f| f.roles.clone()).collect();
+            let degraded = (!out.failures.is_empty()).then(|| {
+                let kinds: std::collections::BTreeSet<&str> =
+                    out.failures.iter().map(|f| f.kind.as_str()).collect();
+                Degradation {
+                    reason: if roles.is_empty() {
+                        format!("model_{}", kinds.into_iter().collect::<Vec<_>>().join("+"))
+                    } else {
+                        "partial".to_owned()
+                    },
+                    detail: out
+                        .failures
+                        .iter()
+                        .map(|f| format!("{}: {}", f.model, f.kind))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    missing_roles: missing,
+                }
+            });
+            (roles, degraded, Some(out.label_set.clone()))
+        }
+        ModelEvidence::Unavailable { kind, detail } => (
+            Default::default(),
+            Some(Degradation {
+                reason: format!("model_{kind}"),
+                detail: detail.to_owned(),
+                missing_roles: config
+                    .models
+                    .enabled_roles()
+                    .map(|(r, _)| r.clone())
+                    .collect(),
+            }),
+            None,
+        ),
+        ModelEvidence::Disabled => (
+            Default::default(),
+            Some(Degradation {
+                reason: "ensemble_disabled".to_owned(),
+                detail: "features.yaml: ensemble_analysis is off".to_owned(),
+                missing_roles: Vec::new(),
+            }),
+            None,
+        ),
     }
 }

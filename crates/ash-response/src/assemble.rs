@@ -47,37 +47,7 @@ fn severity(level: CrisisLevel) -> Severity {
 
 /// Builds the response for one analysed message.
 pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeResponse {
-    let individual_results = decision
-        .roles
-        .iter()
-        .map(|(role, r)| {
-            (
-                role.clone(),
-                IndividualResult {
-                    score: round(r.score),
-                    label: r.top_label.clone(),
-                    probability: round(r.top_probability),
-                    level: severity(r.level),
-                    model: r.model.clone(),
-                    weight: r.weight,
-                },
-            )
-        })
-        .collect();
-    let mut model_names: Vec<String> = decision.roles.values().map(|r| r.model.clone()).collect();
-    model_names.sort();
-    model_names.dedup();
     let signals = signals(decision);
-    let rules_fired = decision
-        .rules
-        .iter()
-        .map(|r| {
-            serde_json::to_value(r)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        })
-        .collect();
     AnalyzeResponse {
         needs_response: decision.needs_response,
         crisis_level: wire_level(decision.level),
@@ -88,33 +58,7 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
         model_info: meta.model_info.clone(),
         reasoning: decision.summary(),
         analysis: AnalysisEnvelope {
-            complete_analysis: CompleteAnalysis {
-                crisis_score: round(decision.crisis_score),
-                crisis_level: severity(decision.level),
-                confidence_score: round(decision.confidence),
-                needs_response: decision.needs_response,
-                requires_staff_review: decision.requires_staff_review,
-                staff_review_reasons: decision.staff_review_reasons.clone(),
-                ensemble_score: decision.ensemble_score.map(round),
-                pattern_score: round(decision.pattern_score),
-                gaps_detected: decision.gaps_detected,
-                ensemble_mode: decision.ensemble_mode.as_str().to_owned(),
-                label_set: decision.label_set.clone(),
-                patterns_matched: decision
-                    .patterns
-                    .iter()
-                    .map(|m| PatternSignal {
-                        family: m.family.clone(),
-                        id: m.id.clone(),
-                        negated: m.negated,
-                    })
-                    .collect(),
-                rules_fired,
-                ai_model_details: AiModelDetails {
-                    individual_results,
-                    models_used: model_names,
-                },
-            },
+            complete_analysis: complete_analysis(decision),
         },
         severity: severity(decision.level),
         crisis_score: round(decision.crisis_score),
@@ -138,16 +82,7 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
                 Vec::new()
             },
         },
-        context_analysis: decision.context.clone().or_else(|| {
-            let why = if decision.analyzed {
-                "no_history"
-            } else {
-                "nothing_to_analyze"
-            };
-            meta.include_context_analysis.then(|| {
-                ash_analysis::context::without_history(decision.level, decision.crisis_score, why)
-            })
-        }),
+        context_analysis: context_analysis(decision, meta),
         analyzed: decision.analyzed,
         explanation: meta
             .include_explanation
@@ -156,19 +91,102 @@ pub fn analyze_response(decision: &Decision, meta: &RequestMeta) -> AnalyzeRespo
         degraded_reason: decision.degraded.as_ref().map(|d| d.reason.clone()),
         request_id: meta.request_id.clone(),
         third_party_risk: decision.third_party,
-        risk_head: decision.head.as_ref().map(|h| RiskHeadSignal {
-            version: h.version.clone(),
-            mode: decision.head_mode.as_str().to_owned(),
-            level: severity(h.level),
-            probabilities: CrisisLevel::ALL
-                .iter()
-                .zip(h.probabilities)
-                .map(|(l, p)| (l.as_str().to_owned(), round(p)))
-                .collect(),
-            windows: h.windows,
-        }),
+        risk_head: risk_head(decision),
         config_generation: meta.config_generation,
     }
+}
+
+/// The v3.1 bot's detail block.
+fn complete_analysis(decision: &Decision) -> CompleteAnalysis {
+    let individual_results = decision
+        .roles
+        .iter()
+        .map(|(role, r)| {
+            (
+                role.clone(),
+                IndividualResult {
+                    score: round(r.score),
+                    label: r.top_label.clone(),
+                    probability: round(r.top_probability),
+                    level: severity(r.level),
+                    model: r.model.clone(),
+                    weight: r.weight,
+                },
+            )
+        })
+        .collect();
+    let mut model_names: Vec<String> = decision.roles.values().map(|r| r.model.clone()).collect();
+    model_names.sort();
+    model_names.dedup();
+    let rules_fired = decision
+        .rules
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect();
+    CompleteAnalysis {
+        crisis_score: round(decision.crisis_score),
+        crisis_level: severity(decision.level),
+        confidence_score: round(decision.confidence),
+        needs_response: decision.needs_response,
+        requires_staff_review: decision.requires_staff_review,
+        staff_review_reasons: decision.staff_review_reasons.clone(),
+        ensemble_score: decision.ensemble_score.map(round),
+        pattern_score: round(decision.pattern_score),
+        gaps_detected: decision.gaps_detected,
+        ensemble_mode: decision.ensemble_mode.as_str().to_owned(),
+        label_set: decision.label_set.clone(),
+        patterns_matched: decision
+            .patterns
+            .iter()
+            .map(|m| PatternSignal {
+                family: m.family.clone(),
+                id: m.id.clone(),
+                negated: m.negated,
+            })
+            .collect(),
+        rules_fired,
+        ai_model_details: AiModelDetails {
+            individual_results,
+            models_used: model_names,
+        },
+    }
+}
+
+/// The context analysis the decision carries, or (when the client asked for one) an empty one
+/// saying why there is none.
+fn context_analysis(
+    decision: &Decision,
+    meta: &RequestMeta,
+) -> Option<ash_analysis::ContextAnalysis> {
+    decision.context.clone().or_else(|| {
+        let why = if decision.analyzed {
+            "no_history"
+        } else {
+            "nothing_to_analyze"
+        };
+        meta.include_context_analysis.then(|| {
+            ash_analysis::context::without_history(decision.level, decision.crisis_score, why)
+        })
+    })
+}
+
+fn risk_head(decision: &Decision) -> Option<RiskHeadSignal> {
+    decision.head.as_ref().map(|h| RiskHeadSignal {
+        version: h.version.clone(),
+        mode: decision.head_mode.as_str().to_owned(),
+        level: severity(h.level),
+        probabilities: CrisisLevel::ALL
+            .iter()
+            .zip(h.probabilities)
+            .map(|(l, p)| (l.as_str().to_owned(), round(p)))
+            .collect(),
+        windows: h.windows,
+    })
 }
 
 /// An error body.

@@ -309,13 +309,7 @@ pub(crate) fn decide(e: Evidence<'_>) -> Decision {
         stages: e.stages,
         label_set: e.label_set,
         recommended_action: recommended_action(level),
-        learned: e.adjustment.map(|a| LearnedInfo {
-            exemplar_id: a.exemplar_id.clone(),
-            similarity: a.similarity,
-            corrected_level: a.exemplar_level,
-            repeat: a.exact,
-            calibrated_thresholds: a.calibrated(),
-        }),
+        learned: e.adjustment.map(LearnedInfo::from),
         head: e.head,
         head_mode: e.head_mode,
         third_party: floor.third_party,
@@ -346,5 +340,17 @@ pub fn recommended_action(level: CrisisLevel) -> &'static str {
         CrisisLevel::Medium => "staff_check_in",
         CrisisLevel::Low => "monitor",
         CrisisLevel::None => "none",
+    }
+}
+
+impl From<&crate::LearnedAdjustment> for LearnedInfo {
+    fn from(a: &crate::LearnedAdjustment) -> Self {
+        Self {
+            exemplar_id: a.exemplar_id.clone(),
+            similarity: a.similarity,
+            corrected_level: a.exemplar_level,
+            repeat: a.exact,
+            calibrated_thresholds: a.calibrated(),
+        }
     }
 }
