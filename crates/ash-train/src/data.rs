@@ -2,16 +2,18 @@
 //! features the served head will see (computed by `ash_analysis::head::features`, the same code
 //! the server runs).
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use ash_analysis::corpus::{Corpus, CorpusMessage, Split};
 use ash_analysis::normalize::normalize;
 use ash_analysis::{PatternEngine, PatternFloor, head};
-use ash_config::{Config, CrisisLevel, RiskHeadConfig};
+use ash_config::{Config, ConfigLoader, CrisisLevel, Environment, RiskHeadConfig};
 use ash_models::ModelCoordinator;
 use indicatif::{ProgressBar, ProgressStyle};
+use tempfile::TempDir;
 
 /// One labelled example.
 #[derive(Clone, Debug)]
@@ -26,6 +28,46 @@ pub(crate) struct Example {
     pub floor: usize,
     /// Normalised embedding alone (for the nearest-exemplar baseline).
     pub embedding: Vec<f32>,
+}
+
+/// The configuration in `dir` without its current head: a stale or broken artefact must not
+/// stop the training that replaces it. The copy lives in the returned folder; keep it for as
+/// long as the configuration is used.
+pub(crate) fn config_without_head(dir: &Path) -> Result<(TempDir, Arc<Config>)> {
+    let root = std::env::current_dir()?;
+    let env = Environment::from_process().with_var(
+        "NLP_MODEL_CACHE_DIR",
+        std::env::var("NLP_MODEL_CACHE_DIR")
+            .unwrap_or_else(|_| root.join(".cache").display().to_string()),
+    );
+    let without_head = tempfile::tempdir()?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() && path.file_name().is_some_and(|n| n != "risk_head.yaml") {
+            std::fs::copy(
+                &path,
+                without_head
+                    .path()
+                    .join(path.file_name().unwrap_or_default()),
+            )?;
+        }
+    }
+    let config = Arc::new(ConfigLoader::new(without_head.path(), env)?.load()?);
+    Ok((without_head, config))
+}
+
+/// Where the corpus embeddings are cached: keyed by the corpus and model fingerprints, so a
+/// change to either re-embeds.
+pub(crate) fn corpus_embedding_cache(
+    out: &Path,
+    corpus_sha256: &str,
+    model_sha256: Option<&str>,
+) -> PathBuf {
+    out.join(format!(
+        "embeddings-{}-{}.bin",
+        &corpus_sha256[..16],
+        model_sha256.unwrap_or("unpinned").get(..16).unwrap_or("x")
+    ))
 }
 
 /// Embeds `texts` with the configured embedding model, caching the vectors under `cache`
@@ -148,6 +190,18 @@ fn example(m: &CorpusMessage, x: Vec<f32>, floor: usize, embedding: &[f32]) -> E
         split: m.split(),
         embedding: embedding.to_vec(),
     }
+}
+
+/// Writes every example's features to `<out>/features.jsonl`, one JSON object a line, for
+/// analysis outside the trainer.
+pub(crate) fn dump_features(out: &Path, corpus: &Corpus, examples: &[Example]) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out.join("features.jsonl"))?);
+    for (m, e) in corpus.messages.iter().zip(examples) {
+        let line = serde_json::json!({"x": e.x, "y": e.y, "accept": e.accept, "category": m.category, "split": e.split, "floor": e.floor});
+        writeln!(file, "{line}")?;
+    }
+    Ok(())
 }
 
 /// A progress bar on stderr.

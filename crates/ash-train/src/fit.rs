@@ -74,38 +74,7 @@ pub(crate) fn fit(kind: Kind, x: &[&[f32]], y: &[usize], p: &Params) -> Result<V
     let sample: Vec<f32> = y.iter().map(|&c| p.class_weights[c]).collect();
     let total: f32 = sample.iter().sum();
     let wt = Tensor::from_vec(sample, n, &dev)?;
-    let mut rng = StdRng::seed_from_u64(p.seed);
-    let mut init = |rows: usize, cols: usize, scale: f32| -> Result<Var> {
-        let values: Vec<f32> = (0..rows * cols)
-            .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
-            .collect();
-        Ok(Var::from_tensor(&Tensor::from_vec(
-            values,
-            (rows, cols),
-            &dev,
-        )?)?)
-    };
-    let shapes: Vec<(usize, usize, Activation)> = match kind {
-        Kind::Logistic => vec![(5, d, Activation::Identity)],
-        Kind::Mlp { hidden } => vec![
-            (hidden, d, Activation::Relu),
-            (5, hidden, Activation::Identity),
-        ],
-        Kind::NearestExemplar { .. } => anyhow::bail!("nearest exemplars are not fitted"),
-    };
-    let mut layers = Vec::new();
-    for (i, &(rows, cols, activation)) in shapes.iter().enumerate() {
-        // The logistic head starts at zero (a convex problem: the start does not matter); the
-        // MLP's hidden layer needs a random, seeded start (Kaiming-uniform scale).
-        let scale = if kind == Kind::Logistic {
-            0.0
-        } else {
-            (6.0 / cols as f32).sqrt() * if i == 0 { 1.0 } else { 0.5 }
-        };
-        let w = init(rows, cols, scale)?;
-        let b = Var::from_tensor(&Tensor::zeros(rows, DType::F32, &dev)?)?;
-        layers.push((w, b, activation));
-    }
+    let layers = initial_layers(kind, d, p.seed, &dev)?;
     let vars: Vec<Var> = layers
         .iter()
         .flat_map(|(w, b, _)| [w.clone(), b.clone()])
@@ -150,10 +119,52 @@ pub(crate) fn fit(kind: Kind, x: &[&[f32]], y: &[usize], p: &Params) -> Result<V
         .collect()
 }
 
+/// Each layer's starting weights (from `seed`) and zero bias, with its activation.
+fn initial_layers(
+    kind: Kind,
+    d: usize,
+    seed: u64,
+    dev: &Device,
+) -> Result<Vec<(Var, Var, Activation)>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut init = |rows: usize, cols: usize, scale: f32| -> Result<Var> {
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
+            .collect();
+        Ok(Var::from_tensor(&Tensor::from_vec(
+            values,
+            (rows, cols),
+            dev,
+        )?)?)
+    };
+    let shapes: Vec<(usize, usize, Activation)> = match kind {
+        Kind::Logistic => vec![(5, d, Activation::Identity)],
+        Kind::Mlp { hidden } => vec![
+            (hidden, d, Activation::Relu),
+            (5, hidden, Activation::Identity),
+        ],
+        Kind::NearestExemplar { .. } => anyhow::bail!("nearest exemplars are not fitted"),
+    };
+    let mut layers = Vec::new();
+    for (i, &(rows, cols, activation)) in shapes.iter().enumerate() {
+        // The logistic head starts at zero (a convex problem: the start does not matter); the
+        // MLP's hidden layer needs a random, seeded start (Kaiming-uniform scale).
+        let scale = if kind == Kind::Logistic {
+            0.0
+        } else {
+            (6.0 / cols as f32).sqrt() * if i == 0 { 1.0 } else { 0.5 }
+        };
+        let w = init(rows, cols, scale)?;
+        let b = Var::from_tensor(&Tensor::zeros(rows, DType::F32, dev)?)?;
+        layers.push((w, b, activation));
+    }
+    Ok(layers)
+}
+
 /// Fits with the embedding block scaled by `embedding_scale` and folds the scale into the first
 /// layer, so the served head reads the raw features. The embedding is unit-length while the other
 /// inputs are 0/1 flags or unit-length hashed counts; the scale balances the blocks under one L2
-/// penalty (chosen by cross-validation, see `params`).
+/// penalty (chosen by cross-validation, see `heads::params`).
 pub(crate) fn fit_scaled(
     kind: Kind,
     x: &[&[f32]],

@@ -10,24 +10,26 @@
 // A command-line report: printing is its job.
 #![allow(clippy::print_stdout)]
 
+mod artefact;
 mod data;
+mod evaluate;
 mod fit;
+mod heads;
 mod report;
 mod select;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use ash_analysis::corpus::{Split, read_corpus};
-use ash_analysis::eval::read_dataset;
-use ash_config::{ConfigLoader, CrisisLevel, Environment, RiskHeadConfig};
+use ash_analysis::corpus::{Corpus, Split, read_corpus};
+use ash_config::{Config, CrisisLevel, RiskHeadConfig};
 use clap::Parser;
 
+use crate::artefact::round_metric;
 use crate::data::Example;
-use crate::fit::{Kind, Params};
-use crate::select::Scored;
+use crate::fit::Kind;
 
 #[derive(Parser)]
 #[command(name = "ash-train", about = "Train the Ash-NLP risk head")]
@@ -65,123 +67,10 @@ struct Cli {
     dump_features: bool,
 }
 
-const SEED: u64 = 20_261_130;
-/// Scale of the embedding block relative to the other inputs (chosen by cross-validation).
-const EMBEDDING_SCALE: f32 = 3.0;
-
-fn params(kind: Kind, y: &[usize]) -> Params {
-    // L2 of the logistic head ≈ 1 / (2·C·n) with C = 3, the strength cross-validation preferred.
-    let (epochs, learning_rate, l2) = match kind {
-        Kind::Mlp { .. } => (200, 0.01, 1e-4),
-        _ => (500, 0.05, 4e-5),
-    };
-    Params {
-        epochs,
-        learning_rate,
-        l2,
-        class_weights: fit::class_weights(y, 1.2),
-        seed: SEED,
-    }
-}
-
-/// A trained head (logistic or MLP) fitted on `train`.
-fn fit_head(kind: Kind, train: &[&Example]) -> Result<Vec<ash_config::HeadLayer>> {
-    let x: Vec<&[f32]> = train.iter().map(|e| e.x.as_slice()).collect();
-    let y: Vec<usize> = train.iter().map(|e| e.y).collect();
-    let embedding_dim = train.first().map_or(0, |e| e.embedding.len());
-    fit::fit_scaled(
-        kind,
-        &x,
-        &y,
-        &params(kind, &y),
-        embedding_dim,
-        EMBEDDING_SCALE,
-    )
-}
-
-/// Logits of `kind` trained on `train`, for `query`.
-fn train_and_score(kind: Kind, train: &[&Example], query: &[&Example]) -> Result<Vec<Vec<f64>>> {
-    if let Kind::NearestExemplar { k } = kind {
-        let pairs: Vec<(&[f32], usize)> = train
-            .iter()
-            .map(|e| (e.embedding.as_slice(), e.y))
-            .collect();
-        return Ok(query
-            .iter()
-            .map(|q| fit::nearest_exemplar_logits(&pairs, &q.embedding, k))
-            .collect());
-    }
-    let layers = fit_head(kind, train)?;
-    let head = RiskHeadConfig {
-        layers,
-        ..RiskHeadConfig::default()
-    };
-    Ok(query
-        .iter()
-        .map(|q| ash_analysis::head::logits(&head, &q.x))
-        .collect())
-}
-
-fn scored<'a>(examples: &[&'a Example], logits: Vec<Vec<f64>>) -> Vec<Scored<'a>> {
-    examples
-        .iter()
-        .zip(logits)
-        .map(|(e, logits)| Scored {
-            logits,
-            y: e.y,
-            accept: &e.accept,
-            category: &e.category,
-            floor: e.floor,
-        })
-        .collect()
-}
-
-/// Fits the temperature, then the thresholds and the floor support together (lowest cost; ties
-/// go to the smaller support, which keeps more floors).
-fn calibrated(set: &[Scored<'_>], base: &RiskHeadConfig) -> RiskHeadConfig {
-    let temperature = select::temperature(set);
-    let mut best: Option<(f64, f64, ash_config::HeadThresholds)> = None;
-    for floor_support in FLOOR_SUPPORT_GRID {
-        let (thresholds, cost) = select::thresholds(set, temperature, floor_support);
-        if best.as_ref().is_none_or(|(c, _, _)| cost < *c - 1e-9) {
-            best = Some((cost, floor_support, thresholds));
-        }
-    }
-    let (_, floor_support, thresholds) = best.unwrap_or((0.0, 0.0, base.thresholds.clone()));
-    RiskHeadConfig {
-        temperature,
-        thresholds,
-        floor_support,
-        ..base.clone()
-    }
-}
-
-/// Floor supports tried on validation (the configuration caps it at 0.2).
-const FLOOR_SUPPORT_GRID: [f64; 6] = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2];
-
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let root = std::env::current_dir()?;
-    let env = Environment::from_process().with_var(
-        "NLP_MODEL_CACHE_DIR",
-        std::env::var("NLP_MODEL_CACHE_DIR")
-            .unwrap_or_else(|_| root.join(".cache").display().to_string()),
-    );
-    // The configuration without its current head: a stale or broken artefact must not stop the
-    // training that replaces it.
-    let without_head = tempfile::tempdir()?;
-    for entry in std::fs::read_dir(&cli.config)? {
-        let path = entry?.path();
-        if path.is_file() && path.file_name().is_some_and(|n| n != "risk_head.yaml") {
-            std::fs::copy(
-                &path,
-                without_head
-                    .path()
-                    .join(path.file_name().unwrap_or_default()),
-            )?;
-        }
-    }
-    let config = Arc::new(ConfigLoader::new(without_head.path(), env)?.load()?);
+    // Held to the end of the run: the configuration was loaded from this copy.
+    let (_without_head, config) = data::config_without_head(&cli.config)?;
     let corpus = read_corpus(&cli.corpus)?;
     println!(
         "corpus: {} messages ({} repeats dropped), sha256 {}",
@@ -189,41 +78,7 @@ fn main() -> Result<()> {
         corpus.duplicates,
         &corpus.sha256[..16]
     );
-    let (model_name, model) = config
-        .models
-        .models
-        .iter()
-        .find(|(_, m)| m.kind == ash_config::ModelKind::Embedding)
-        .context("models.yaml has no embedding model")?;
-    let texts: Vec<&str> = corpus.messages.iter().map(|m| m.text.as_str()).collect();
-    let cache = cli.out.join(format!(
-        "embeddings-{}-{}.bin",
-        &corpus.sha256[..16],
-        model
-            .sha256
-            .as_deref()
-            .unwrap_or("unpinned")
-            .get(..16)
-            .unwrap_or("x")
-    ));
-    let embeddings = data::embeddings(&config, &texts, &cache)?;
-    let dim = embeddings.first().map_or(0, Vec::len);
-    let mut spec = data::head_spec(&config, dim, cli.hashed_buckets);
-    spec.model = model_name.clone();
-    spec.corpus_sha256 = corpus.sha256.clone();
-    spec.levels = CrisisLevel::ALL.to_vec();
-    let features = data::features(&config, &spec, &texts, &embeddings)?;
-    let examples = data::examples(&corpus, features, &embeddings);
-    if cli.dump_features {
-        use std::io::Write as _;
-        std::fs::create_dir_all(&cli.out)?;
-        let mut file =
-            std::io::BufWriter::new(std::fs::File::create(cli.out.join("features.jsonl"))?);
-        for (m, e) in corpus.messages.iter().zip(&examples) {
-            let line = serde_json::json!({"x": e.x, "y": e.y, "accept": e.accept, "category": m.category, "split": e.split, "floor": e.floor});
-            writeln!(file, "{line}")?;
-        }
-    }
+    let (spec, examples) = corpus_examples(&cli, &config, &corpus)?;
     let part = |s: Split| examples.iter().filter(|e| e.split == s).collect::<Vec<_>>();
     let (train, val, test) = (
         part(Split::Train),
@@ -238,60 +93,81 @@ fn main() -> Result<()> {
     );
 
     // 1. Candidates by 5-fold cross-validation on train (pooled out-of-fold predictions).
-    let candidates = [
-        Kind::NearestExemplar { k: 10 },
-        Kind::Logistic,
-        Kind::Mlp { hidden: 64 },
-    ];
     let mut md = String::from("# Risk head training report\n\n");
     md.push_str(&format!(
         "Corpus sha256 `{}`: {} messages (train {}, validation {}, test {}); features: {} embedding + {} families + {} flags + {} hashed.\n\n",
-        corpus.sha256, examples.len(), train.len(), val.len(), test.len(), dim, spec.features.families.len(), ash_config::FLAG_INPUTS, cli.hashed_buckets
+        corpus.sha256, examples.len(), train.len(), val.len(), test.len(), spec.features.embedding_dim, spec.features.families.len(), ash_config::FLAG_INPUTS, cli.hashed_buckets
     ));
-    md.push_str("## Candidates (5-fold cross-validation on train)\n\n| head | accuracy | high/critical recall | crisis answered none | cost |\n|---|---|---|---|---|\n");
-    let bar = data::progress((candidates.len() * 5) as u64, "cross-val");
-    let mut best: Option<(f64, Kind)> = None;
-    for kind in candidates {
-        let mut oof: Vec<Option<Vec<f64>>> = vec![None; train.len()];
-        for fold in 0..5 {
-            let (fit_on, held): (Vec<_>, Vec<_>) =
-                train.iter().enumerate().partition(|(i, _)| i % 5 != fold);
-            let fit_on: Vec<&Example> = fit_on.into_iter().map(|(_, e)| *e).collect();
-            let held_idx: Vec<usize> = held.iter().map(|(i, _)| *i).collect();
-            let held: Vec<&Example> = held.into_iter().map(|(_, e)| *e).collect();
-            for (i, l) in held_idx
-                .into_iter()
-                .zip(train_and_score(kind, &fit_on, &held)?)
-            {
-                oof[i] = Some(l);
-            }
-            bar.inc(1);
-        }
-        let logits: Vec<Vec<f64>> = oof.into_iter().map(Option::unwrap_or_default).collect();
-        let set = scored(&train, logits);
-        let head = calibrated(&set, &spec);
-        let (f, _) = select::figures(&head, &set);
-        md.push_str(&format!(
-            "| {} | {:.1}% | {:.1}% | {} | {:.0} |\n",
-            kind.name(),
-            f.accuracy * 100.0,
-            f.crisis_recall * 100.0,
-            f.crisis_as_none,
-            f.cost
-        ));
-        if kind != (Kind::NearestExemplar { k: 10 }) && best.is_none_or(|(c, _)| f.cost < c) {
-            best = Some((f.cost, kind));
-        }
-    }
-    bar.finish_and_clear();
-    let kind = best.map_or(Kind::Logistic, |(_, k)| k);
-    md.push_str(&format!(
-        "\nChosen: **{}** (lowest cost among the trained heads).\n\n",
-        kind.name()
-    ));
+    let (candidates, kind) = evaluate::choose_kind(&train, &spec)?;
+    md.push_str(&candidates);
 
+    let splits = Splits {
+        train: &train,
+        val: &val,
+        test: &test,
+    };
+    let head = final_head(&cli, &config, &spec, kind, splits, &corpus, &mut md)?;
+    println!("{md}");
+    if cli.check {
+        return artefact::check(&cli.artefact, &head);
+    }
+    if !cli.dry_run {
+        artefact::write(&cli.artefact, &head)?;
+        println!("wrote {} ({})", cli.artefact.display(), head.version);
+    }
+    Ok(())
+}
+
+/// The corpus as examples with the served features, and the feature specification of the new
+/// head. The embeddings are cached under `--out`, keyed by corpus and model.
+fn corpus_examples(
+    cli: &Cli,
+    config: &Arc<Config>,
+    corpus: &Corpus,
+) -> Result<(RiskHeadConfig, Vec<Example>)> {
+    let (model_name, model) = config
+        .models
+        .models
+        .iter()
+        .find(|(_, m)| m.kind == ash_config::ModelKind::Embedding)
+        .context("models.yaml has no embedding model")?;
+    let texts: Vec<&str> = corpus.messages.iter().map(|m| m.text.as_str()).collect();
+    let cache = data::corpus_embedding_cache(&cli.out, &corpus.sha256, model.sha256.as_deref());
+    let embeddings = data::embeddings(config, &texts, &cache)?;
+    let dim = embeddings.first().map_or(0, Vec::len);
+    let mut spec = data::head_spec(config, dim, cli.hashed_buckets);
+    spec.model = model_name.clone();
+    spec.corpus_sha256 = corpus.sha256.clone();
+    spec.levels = CrisisLevel::ALL.to_vec();
+    let features = data::features(config, &spec, &texts, &embeddings)?;
+    let examples = data::examples(corpus, features, &embeddings);
+    if cli.dump_features {
+        data::dump_features(&cli.out, corpus, &examples)?;
+    }
+    Ok((spec, examples))
+}
+
+/// The corpus splits, as the examples of each.
+struct Splits<'a, 'e> {
+    train: &'a [&'e Example],
+    val: &'a [&'e Example],
+    test: &'a [&'e Example],
+}
+
+/// Steps 2 to 4: fits `kind` on train, calibrates it on validation, scores test, leave one
+/// subcategory out and the extra phrase sets, and writes the report folder. Returns the head to
+/// ship, with its figures and version.
+fn final_head(
+    cli: &Cli,
+    config: &Arc<Config>,
+    spec: &RiskHeadConfig,
+    kind: Kind,
+    splits: Splits<'_, '_>,
+    corpus: &Corpus,
+    md: &mut String,
+) -> Result<RiskHeadConfig> {
     // 2. Fit on train; calibrate and choose thresholds on validation.
-    let layers = fit_head(kind, &train)?;
+    let layers = heads::fit_head(kind, splits.train)?;
     let fitted = RiskHeadConfig {
         layers,
         temperature: 1.0,
@@ -302,10 +178,10 @@ fn main() -> Result<()> {
             .map(|e| ash_analysis::head::logits(&fitted, &e.x))
             .collect()
     };
-    let val_set = scored(&val, logits_of(&val));
-    let mut head = calibrated(&val_set, &fitted);
+    let val_set = heads::scored(splits.val, logits_of(splits.val));
+    let mut head = heads::calibrated(&val_set, &fitted);
     let (val_f, _) = select::figures(&head, &val_set);
-    let test_set = scored(&test, logits_of(&test));
+    let test_set = heads::scored(splits.test, logits_of(splits.test));
     let (test_f, _) = select::figures(&head, &test_set);
     md.push_str(&format!(
         "Temperature {:.3}; floor support {:.2}; thresholds on P(level or above): low {:.2}, medium {:.2}, high {:.2}, critical {:.2}.\n\n",
@@ -318,57 +194,25 @@ fn main() -> Result<()> {
     md.push_str(&report::markdown("Test (held out)", &test_f));
 
     // 3. Leave one subcategory out (train only): phrasing the corpus has never seen.
-    let mut metrics = std::collections::BTreeMap::new();
+    let mut metrics = BTreeMap::new();
     if !cli.skip_loso {
-        let categories: BTreeSet<&str> = train.iter().map(|e| e.category.as_str()).collect();
-        let bar = data::progress(categories.len() as u64, "loso");
-        let mut all: Vec<&Example> = Vec::new();
-        let mut logits = Vec::new();
-        for category in &categories {
-            let (held, rest): (Vec<&Example>, Vec<&Example>) =
-                train.iter().partition(|e| e.category == *category);
-            logits.extend(train_and_score(kind, &rest, &held)?);
-            all.extend(held);
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        let (f, _) = select::figures(&head, &scored(&all, logits));
+        let f = evaluate::leave_one_subcategory_out(kind, splits.train, &head)?;
         md.push_str(&report::markdown(
             "Leave one subcategory out (train; the final thresholds)",
             &f,
         ));
-        metrics.insert("loso_accuracy".to_owned(), round(f.accuracy));
-        metrics.insert("loso_crisis_recall".to_owned(), round(f.crisis_recall));
+        metrics.insert("loso_accuracy".to_owned(), round_metric(f.accuracy));
+        metrics.insert(
+            "loso_crisis_recall".to_owned(),
+            round_metric(f.crisis_recall),
+        );
     }
 
     // 4. Other phrase sets: reported only.
     for dir in &cli.report_on {
-        let phrases = read_dataset(dir)?;
-        let texts: Vec<&str> = phrases.iter().map(|p| p.message.as_str()).collect();
-        let name = dir
-            .file_name()
-            .map_or("phrases".into(), |n| n.to_string_lossy().into_owned());
-        let cache = cli.out.join(format!("embeddings-{name}.bin"));
-        let emb = data::embeddings(&config, &texts, &cache)?;
-        let feats = data::features(&config, &spec, &texts, &emb)?;
-        let accepts: Vec<Vec<usize>> = phrases
-            .iter()
-            .map(|p| p.expected.iter().map(|l| l.rank() as usize).collect())
-            .collect();
-        let set: Vec<Scored<'_>> = phrases
-            .iter()
-            .zip(&feats)
-            .zip(&accepts)
-            .map(|((p, (x, floor)), accept)| Scored {
-                logits: ash_analysis::head::logits(&fitted, x),
-                y: accept.iter().copied().max().unwrap_or(0),
-                accept,
-                category: &p.category,
-                floor: *floor,
-            })
-            .collect();
-        let (f, _) = select::figures(&head, &set);
-        md.push_str(&report::markdown(&format!("{name} (reported only)"), &f));
+        md.push_str(&evaluate::phrase_set(
+            config, spec, &fitted, &head, dir, &cli.out,
+        )?);
     }
 
     for (key, value) in [
@@ -377,113 +221,10 @@ fn main() -> Result<()> {
         ("test_accuracy", test_f.accuracy),
         ("test_crisis_recall", test_f.crisis_recall),
     ] {
-        metrics.insert(key.to_owned(), round(value));
+        metrics.insert(key.to_owned(), round_metric(value));
     }
     head.metrics = metrics;
     head.version = format!("{}-{}", kind.name(), &corpus.sha256[..12]);
-    std::fs::create_dir_all(&cli.out)?;
-    std::fs::write(cli.out.join("report.md"), &md)?;
-    std::fs::write(
-        cli.out.join("confusion-test.svg"),
-        report::confusion_svg("Test split", &test_f),
-    )?;
-    std::fs::write(
-        cli.out.join("confusion-validation.svg"),
-        report::confusion_svg("Validation split", &val_f),
-    )?;
-    std::fs::write(
-        cli.out.join("reliability-validation.svg"),
-        report::reliability_svg(
-            "Reliability (validation)",
-            &select::reliability(&head, &val_set, 10),
-        ),
-    )?;
-    std::fs::write(
-        cli.out.join("figures.json"),
-        serde_json::to_string_pretty(&serde_json::json!({"validation": val_f, "test": test_f}))?,
-    )?;
-    println!("{md}");
-    if cli.check {
-        return check_artefact(&cli.artefact, &head);
-    }
-    if !cli.dry_run {
-        write_artefact(&cli.artefact, &head)?;
-        println!("wrote {} ({})", cli.artefact.display(), head.version);
-    }
-    Ok(())
-}
-
-/// Largest weight difference a retrain may show: ONNX Runtime's embeddings and the optimiser's
-/// float sums can differ in the last bits across CPUs; on one machine a retrain is bit-exact.
-const WEIGHT_TOLERANCE: f32 = 1e-3;
-
-/// Compares a fresh head with the committed artefact.
-fn check_artefact(path: &std::path::Path, fresh: &RiskHeadConfig) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let shipped: RiskHeadConfig = serde_yaml::from_str(&text)?;
-    let mut problems = Vec::new();
-    if shipped.version != fresh.version || shipped.corpus_sha256 != fresh.corpus_sha256 {
-        problems.push(format!("version {} != {}", shipped.version, fresh.version));
-    }
-    if shipped.features != fresh.features {
-        problems.push("feature specification differs (patterns changed?)".to_owned());
-    }
-    let max_diff = shipped
-        .layers
-        .iter()
-        .zip(&fresh.layers)
-        .flat_map(|(a, b)| {
-            a.weights
-                .iter()
-                .flatten()
-                .zip(b.weights.iter().flatten())
-                .chain(a.bias.iter().zip(&b.bias))
-        })
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    if shipped.layers.len() != fresh.layers.len() || max_diff > WEIGHT_TOLERANCE {
-        problems.push(format!(
-            "weights differ by up to {max_diff:e} (tolerance {WEIGHT_TOLERANCE:e})"
-        ));
-    }
-    if shipped.thresholds != fresh.thresholds || shipped.floor_support != fresh.floor_support {
-        problems.push(format!(
-            "thresholds {:?} != {:?}",
-            shipped.thresholds, fresh.thresholds
-        ));
-    }
-    if problems.is_empty() {
-        println!(
-            "{} reproduces {} (largest weight difference {max_diff:e})",
-            path.display(),
-            shipped.version
-        );
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "{} is not what `cargo xtask train` produces from this checkout: {}",
-            path.display(),
-            problems.join("; ")
-        )
-    }
-}
-
-fn round(v: f64) -> f64 {
-    (v * 10_000.0).round() / 10_000.0
-}
-
-/// Writes the artefact with its layers (which the configuration's own serialisation leaves out
-/// of printed configs).
-fn write_artefact(path: &std::path::Path, head: &RiskHeadConfig) -> Result<()> {
-    let mut value = serde_yaml::to_value(head)?;
-    if let serde_yaml::Value::Mapping(map) = &mut value {
-        map.insert("layers".into(), serde_yaml::to_value(&head.layers)?);
-    }
-    let text = format!(
-        "# The trained risk head. Written by `cargo xtask train` from data/corpus; do not edit by hand.\n{}",
-        serde_yaml::to_string(&value)?
-    );
-    std::fs::write(path, text)?;
-    Ok(())
+    report::write_files(&cli.out, md, &head, &val_set, &val_f, &test_f)?;
+    Ok(head)
 }

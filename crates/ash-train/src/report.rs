@@ -2,9 +2,48 @@
 //! a confusion heat map (hand-written SVG, as in `xtask/src/svg.rs`: no font backend needed).
 
 use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use ash_config::RiskHeadConfig;
 
 use crate::data::level_name;
-use crate::select::Figures;
+use crate::select::{self, Figures, Scored};
+
+/// Writes the report folder: the Markdown report, the confusion maps of validation and test,
+/// the reliability diagram on validation (where the temperature was fitted) and the figures as
+/// JSON.
+pub(crate) fn write_files(
+    out: &Path,
+    md: &str,
+    head: &RiskHeadConfig,
+    val_set: &[Scored<'_>],
+    val_f: &Figures,
+    test_f: &Figures,
+) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("report.md"), md)?;
+    std::fs::write(
+        out.join("confusion-test.svg"),
+        confusion_svg("Test split", test_f),
+    )?;
+    std::fs::write(
+        out.join("confusion-validation.svg"),
+        confusion_svg("Validation split", val_f),
+    )?;
+    std::fs::write(
+        out.join("reliability-validation.svg"),
+        reliability_svg(
+            "Reliability (validation)",
+            &select::reliability(head, val_set, 10),
+        ),
+    )?;
+    std::fs::write(
+        out.join("figures.json"),
+        serde_json::to_string_pretty(&serde_json::json!({"validation": val_f, "test": test_f}))?,
+    )?;
+    Ok(())
+}
 
 /// A Markdown section for one set of figures.
 pub(crate) fn markdown(title: &str, f: &Figures) -> String {

@@ -1,0 +1,302 @@
+//! The running service, measured over HTTP: start-up, sequential latency (interleaved with the
+//! bare model), memory, throughput under concurrency, the batch endpoint and the cost of history.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::baseline::{BareModel, run_bare};
+use super::{MESSAGES, Plan, Report, spinner};
+use crate::server::{agent, start_server};
+
+/// Starts the release binary and takes every service figure. The bare model is dropped after
+/// the sequential comparison so it does not compete with the load tests. Returns the service's
+/// data folder, removed by the caller once the reports are written.
+pub(super) fn service(
+    root: &Path,
+    target: &Path,
+    out_dir: &Path,
+    plan: Plan,
+    mut bare: BareModel,
+    r: &mut Report,
+) -> Result<PathBuf> {
+    let bar = spinner("start-up to ready");
+    let data = tempfile_dir(out_dir)?;
+    let (server, ready_s) = start_server(
+        &target.join("release/ash-nlp"),
+        root,
+        &data,
+        &[
+            ("GLOBAL_LOG_LEVEL", "warn"),
+            ("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", "1024"),
+        ],
+    )?;
+    r.startup_to_ready_s = ready_s;
+    let pid = server.child.id();
+    let agent = agent();
+    let t = Instant::now();
+    if !analyze(&agent, &server.base, MESSAGES[1])? {
+        bail!("the first request failed");
+    }
+    r.first_request_ms = t.elapsed().as_secs_f64() * 1000.0;
+    bar.set_message(format!(
+        "sequential latency ({} requests, interleaved with bare runs)",
+        plan.sequential
+    ));
+    sequential_latency(&agent, &server.base, &mut bare, plan.sequential, r)?;
+    drop(bare);
+    r.rss_after_warmup_kb = rss_kb(pid, "VmRSS:");
+
+    let rss_requests = plan.rss_requests;
+    bar.set_message(format!(
+        "{rss_requests} sequential requests for the memory check"
+    ));
+    for i in 0..rss_requests {
+        if !analyze(&agent, &server.base, MESSAGES[i as usize % MESSAGES.len()])? {
+            bail!("request {i} of the memory check failed");
+        }
+    }
+    r.requests_for_rss = rss_requests;
+    r.rss_after_10k_kb = rss_kb(pid, "VmRSS:");
+
+    let load_s = plan.load_s;
+    for c in [1usize, 8, 32, 64] {
+        bar.set_message(format!("throughput at concurrency {c} ({load_s} s)"));
+        let (rps, _, errors) = load(&server.base, c, Duration::from_secs(load_s), u64::MAX);
+        r.throughput.insert(c, rps);
+        r.errors.insert(c, errors);
+    }
+
+    bar.set_message("/analyze/batch of 100 vs 100 single requests");
+    (r.batch_endpoint_ms, r.singles_100_ms) = batch_vs_singles(&agent, &server.base)?;
+
+    bar.set_message("/analyze with 20 history items vs without");
+    (r.history_p50_ms, r.no_history_p50_ms) =
+        history_latency(&agent, &server.base, plan.sequential / 2)?;
+
+    r.rss_peak_kb = rss_kb(pid, "VmHWM:");
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    drop(server);
+    bar.finish_and_clear();
+    Ok(data)
+}
+
+/// Sequential latency over HTTP and of the bare model, and the overhead between them.
+///
+/// Blocks of bare runs and HTTP requests over the same messages alternate, so both sides of the
+/// overhead ratio see the same machine conditions (a noisy neighbour hits both), while each
+/// block keeps its own model's weights warm in the caches.
+fn sequential_latency(
+    agent: &ureq::Agent,
+    base: &str,
+    bare: &mut BareModel,
+    n: usize,
+    r: &mut Report,
+) -> Result<()> {
+    const BLOCK: usize = 24;
+    let ids = &bare.ids;
+    let mut lat = Vec::with_capacity(n);
+    let mut bare_ms = Vec::with_capacity(n);
+    let mut server_ms = Vec::with_capacity(n);
+    let mut block_ratio = Vec::new();
+    let mut block_gap = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let (bare_start, http_start) = (bare_ms.len(), lat.len());
+        for k in i..(i + BLOCK).min(n) {
+            let t = Instant::now();
+            run_bare(&mut bare.session, &[&ids[k % ids.len()]])?;
+            bare_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        for k in i..(i + BLOCK).min(n) {
+            let t = Instant::now();
+            let body = serde_json::json!({"message": MESSAGES[k % MESSAGES.len()], "user_id": "perf", "channel_id": "perf"}).to_string();
+            let mut response = agent
+                .post(&format!("{base}/analyze"))
+                .header("content-type", "application/json")
+                .send(body)?;
+            let bytes = response.body_mut().read_to_vec()?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            let value: serde_json::Value = serde_json::from_slice(&bytes)?;
+            server_ms.push(
+                value["processing_time_ms"]
+                    .as_f64()
+                    .context("a sequential request failed")?,
+            );
+        }
+        let mut b: Vec<f64> = bare_ms[bare_start..].to_vec();
+        let mut h: Vec<f64> = lat[http_start..].to_vec();
+        b.sort_by(f64::total_cmp);
+        h.sort_by(f64::total_cmp);
+        block_ratio.push(percentile(&h, 50.0) / percentile(&b, 50.0));
+        block_gap.push(percentile(&h, 50.0) - percentile(&b, 50.0));
+        i += BLOCK;
+    }
+    // The median over blocks: a burst of noise that hits a few blocks does not move it.
+    block_ratio.sort_by(f64::total_cmp);
+    block_gap.sort_by(f64::total_cmp);
+    r.overhead_ratio = percentile(&block_ratio, 50.0);
+    r.non_model_ms = percentile(&block_gap, 50.0).max(0.0);
+    bare_ms.sort_by(f64::total_cmp);
+    server_ms.sort_by(f64::total_cmp);
+    r.bare_p50_ms = percentile(&bare_ms, 50.0);
+    r.server_p50_ms = percentile(&server_ms, 50.0);
+    r.latencies_ms = lat.clone();
+    lat.sort_by(f64::total_cmp);
+    r.http_p50_ms = percentile(&lat, 50.0);
+    r.http_p95_ms = percentile(&lat, 95.0);
+    r.http_p99_ms = percentile(&lat, 99.0);
+    Ok(())
+}
+
+/// Best of three: one `/analyze/batch` of 100 messages (ms), and 100 sequential `/analyze` (ms).
+fn batch_vs_singles(agent: &ureq::Agent, base: &str) -> Result<(f64, f64)> {
+    let messages: Vec<serde_json::Value> = (0..100)
+        .map(|i| serde_json::json!({"message": MESSAGES[i % MESSAGES.len()]}))
+        .collect();
+    let batch_body = serde_json::json!({ "messages": messages }).to_string();
+    let mut best_batch = f64::MAX;
+    let mut best_singles = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut resp = agent
+            .post(&format!("{base}/analyze/batch"))
+            .header("content-type", "application/json")
+            .send(batch_body.as_str())?;
+        let _ = resp.body_mut().read_to_vec()?;
+        if resp.status() != 200 {
+            bail!("/analyze/batch failed with {}", resp.status());
+        }
+        best_batch = best_batch.min(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        for i in 0..100 {
+            analyze(agent, base, MESSAGES[i % MESSAGES.len()])?;
+        }
+        best_singles = best_singles.min(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok((best_batch, best_singles))
+}
+
+/// p50 latency of `/analyze` with the largest history the bot sends (20 items, half of them
+/// scored) and without, alternating request by request so both see the same machine.
+fn history_latency(agent: &ureq::Agent, base: &str, pairs: usize) -> Result<(f64, f64)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let history: Vec<serde_json::Value> = (0..20u64)
+        .map(|i| {
+            let at = jiff::Timestamp::from_second((now - 600 * (i + 1)) as i64)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            let mut item = serde_json::json!({"message": MESSAGES[i as usize % MESSAGES.len()], "timestamp": at});
+            if i % 2 == 0 {
+                item["crisis_score"] = serde_json::json!(0.1 + 0.02 * i as f64);
+            }
+            item
+        })
+        .collect();
+    let (mut with, mut without) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+    for k in 0..pairs.max(20) {
+        let message = MESSAGES[k % MESSAGES.len()];
+        for (history, into) in [(Some(&history), &mut with), (None, &mut without)] {
+            let mut body = serde_json::json!({"message": message, "user_id": "perf"});
+            if let Some(h) = history {
+                body["message_history"] = serde_json::json!(h);
+            }
+            let t = Instant::now();
+            let mut response = agent
+                .post(&format!("{base}/analyze"))
+                .header("content-type", "application/json")
+                .send(body.to_string())?;
+            let _ = response.body_mut().read_to_vec()?;
+            if response.status() != 200 {
+                bail!("/analyze with history failed with {}", response.status());
+            }
+            into.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    with.sort_by(f64::total_cmp);
+    without.sort_by(f64::total_cmp);
+    Ok((percentile(&with, 50.0), percentile(&without, 50.0)))
+}
+
+/// Requests per second at `concurrency`, for `duration` (and at most `max_requests`).
+fn load(base: &str, concurrency: usize, duration: Duration, max_requests: u64) -> (f64, u64, u64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..concurrency)
+        .map(|t| {
+            let (done, errors, base) = (Arc::clone(&done), Arc::clone(&errors), base.to_owned());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut i = t;
+                while started.elapsed() < duration && done.load(Ordering::Relaxed) < max_requests {
+                    match analyze(&agent, &base, MESSAGES[i % MESSAGES.len()]) {
+                        Ok(true) => {}
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += concurrency;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    let n = done.load(Ordering::Relaxed);
+    (
+        n as f64 / started.elapsed().as_secs_f64(),
+        n,
+        errors.load(Ordering::Relaxed),
+    )
+}
+
+/// One `/analyze` request; whether it was answered 200.
+fn analyze(agent: &ureq::Agent, base: &str, message: &str) -> Result<bool> {
+    let body = serde_json::json!({"message": message, "user_id": "perf", "channel_id": "perf"})
+        .to_string();
+    let mut response = agent
+        .post(&format!("{base}/analyze"))
+        .header("content-type", "application/json")
+        .send(body)?;
+    let ok = response.status() == 200;
+    let _ = response.body_mut().read_to_vec()?;
+    Ok(ok)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// A memory field (`VmRSS:`, `VmHWM:`) of `/proc/<pid>/status`, in KiB; 0 where unreadable.
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// The service's own data folder, beside the reports, so parallel runs do not share one.
+fn tempfile_dir(parent: &Path) -> Result<PathBuf> {
+    let dir = parent.join(format!("data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
