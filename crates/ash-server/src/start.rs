@@ -145,8 +145,148 @@ async fn run(
             on_config_change(&state, new, log.as_ref());
         }
     });
-    // Corrections made on other replicas (shared store) arrive within one sync interval.
-    let sync_state = Arc::downgrade(&state);
+    spawn_correction_sync(&state);
+    let _watcher = config.performance.reload.watch.then(|| {
+        store.watch(Duration::from_millis(
+            config.performance.reload.poll_interval_ms,
+        ))
+    });
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| config.server.host.clone());
+    let port = args.port.unwrap_or(config.server.port);
+    let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(host = %host, port, error = %e, "cannot bind");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(address = %address, config_ms = boot.elapsed().as_millis() as u64, "listening; loading models");
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let server = serve(listener, Arc::clone(&state), Arc::clone(&stop));
+    // Models load on a blocking thread; the port already answers /health meanwhile.
+    let exit = attach_models(&state, &config, boot).await;
+    if exit.is_some() {
+        stop.notify_one();
+    }
+    let stopped = wait_for_stop(
+        &state,
+        server,
+        Duration::from_millis(config.server.shutdown_grace_ms),
+    )
+    .await;
+    if let Some(Ok(Err(e))) = stopped {
+        tracing::error!(error = %e, "server error");
+        return ExitCode::FAILURE;
+    }
+    tracing::info!("stopped");
+    exit.unwrap_or(ExitCode::SUCCESS)
+}
+
+type Server = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Serves the API until a signal (or `stop`), then marks the service stopping.
+fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    stop: Arc<tokio::sync::Notify>,
+) -> Server {
+    tokio::spawn(async move {
+        let service = app(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = shutdown_signal() => tracing::info!("shutdown requested; draining in-flight requests"),
+                    () = stop.notified() => {},
+                }
+                state.set_phase(Phase::Stopping);
+            })
+            .await
+    })
+}
+
+/// Loads the models and makes the service ready; the exit code when it must not run (models
+/// failed and a degraded start is not allowed, or loading crashed).
+async fn attach_models(state: &AppState, config: &Arc<Config>, boot: Instant) -> Option<ExitCode> {
+    let model_config = Arc::clone(config);
+    let loaded = tokio::task::spawn_blocking(move || ModelCoordinator::start(&model_config)).await;
+    let coordinator = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "model loading crashed");
+            return Some(ExitCode::FAILURE);
+        }
+    };
+    let status = coordinator.status();
+    let load_ms = boot.elapsed().as_millis() as u64;
+    let failures = || {
+        status
+            .models
+            .iter()
+            .map(|m| (&m.name, &m.last_error))
+            .collect::<Vec<_>>()
+    };
+    match status.state {
+        ModelsState::Ready => {
+            tracing::info!(startup_ms = load_ms, label_set = %status.label_set, "ready");
+        }
+        _ if config.server.allow_degraded_start => {
+            tracing::error!(
+                startup_ms = load_ms,
+                runtime_error = ?status.runtime_error,
+                models = ?failures(),
+                "STARTED DEGRADED: some or all models failed to load; affected answers are pattern-only and marked is_degraded"
+            );
+            metrics::gauge!("ash_degraded_start").set(1.0);
+        }
+        _ => {
+            tracing::error!(
+                runtime_error = ?status.runtime_error,
+                models = ?failures(),
+                "models failed to load; refusing to start (set server.allow_degraded_start to run pattern-only)"
+            );
+            return Some(ExitCode::FAILURE);
+        }
+    }
+    state.models.store(Some(Arc::new(coordinator)));
+    state.set_phase(Phase::Ready);
+    None
+}
+
+/// Waits for the server to stop (signal or failure), then gives in-flight requests the grace
+/// period; `None` when they did not finish within it.
+async fn wait_for_stop(
+    state: &AppState,
+    mut server: Server,
+    grace: Duration,
+) -> Option<Result<std::io::Result<()>, tokio::task::JoinError>> {
+    let stopping = async {
+        while state.phase() != Phase::Stopping {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        r = &mut server => Some(r),
+        () = stopping => match tokio::time::timeout(grace, &mut server).await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period");
+                None
+            }
+        },
+    }
+}
+
+/// Corrections made on other replicas (shared store) arrive within one sync interval; expired
+/// ones are deleted at start and then hourly (reading them all is not free).
+fn spawn_correction_sync(state: &Arc<AppState>) {
+    let sync_state = Arc::downgrade(state);
     tokio::spawn(async move {
         let mut last_purge: Option<Instant> = None;
         loop {
@@ -156,7 +296,6 @@ async fn run(
             let interval = Duration::from_millis(state.config().storage.sync_interval_ms);
             let worker = Arc::clone(&state);
             drop(state);
-            // Expired corrections go at start and then hourly (reading them all is not free).
             let purge = last_purge.is_none_or(|t: Instant| t.elapsed() >= PURGE_EVERY);
             if purge {
                 last_purge = Some(Instant::now());
@@ -178,115 +317,4 @@ async fn run(
             tokio::time::sleep(interval).await;
         }
     });
-    let _watcher = config.performance.reload.watch.then(|| {
-        store.watch(Duration::from_millis(
-            config.performance.reload.poll_interval_ms,
-        ))
-    });
-
-    let host = args
-        .host
-        .clone()
-        .unwrap_or_else(|| config.server.host.clone());
-    let port = args.port.unwrap_or(config.server.port);
-    let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(host = %host, port, error = %e, "cannot bind");
-            return ExitCode::FAILURE;
-        }
-    };
-    let address = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    tracing::info!(address = %address, config_ms = boot.elapsed().as_millis() as u64, "listening; loading models");
-
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let server_state = Arc::clone(&state);
-    let stop_wait = Arc::clone(&stop);
-    let server = tokio::spawn(async move {
-        let service =
-            app(Arc::clone(&server_state)).into_make_service_with_connect_info::<SocketAddr>();
-        let drained = Arc::clone(&server_state);
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = shutdown_signal() => tracing::info!("shutdown requested; draining in-flight requests"),
-                    () = stop_wait.notified() => {},
-                }
-                drained.set_phase(Phase::Stopping);
-            })
-            .await
-    });
-
-    // Models load on a blocking thread; the port already answers /health meanwhile.
-    let model_config = Arc::clone(&config);
-    let loaded = tokio::task::spawn_blocking(move || ModelCoordinator::start(&model_config)).await;
-    let exit = match loaded {
-        Err(e) => {
-            tracing::error!(error = %e, "model loading crashed");
-            Some(ExitCode::FAILURE)
-        }
-        Ok(coordinator) => {
-            let status = coordinator.status();
-            let load_ms = boot.elapsed().as_millis() as u64;
-            match status.state {
-                ModelsState::Ready => {
-                    state.models.store(Some(Arc::new(coordinator)));
-                    state.set_phase(Phase::Ready);
-                    tracing::info!(startup_ms = load_ms, label_set = %status.label_set, "ready");
-                    None
-                }
-                _ if config.server.allow_degraded_start => {
-                    tracing::error!(
-                        startup_ms = load_ms,
-                        runtime_error = ?status.runtime_error,
-                        models = ?status.models.iter().map(|m| (&m.name, &m.last_error)).collect::<Vec<_>>(),
-                        "STARTED DEGRADED: some or all models failed to load; affected answers are pattern-only and marked is_degraded"
-                    );
-                    metrics::gauge!("ash_degraded_start").set(1.0);
-                    state.models.store(Some(Arc::new(coordinator)));
-                    state.set_phase(Phase::Ready);
-                    None
-                }
-                _ => {
-                    tracing::error!(
-                        runtime_error = ?status.runtime_error,
-                        models = ?status.models.iter().map(|m| (&m.name, &m.last_error)).collect::<Vec<_>>(),
-                        "models failed to load; refusing to start (set server.allow_degraded_start to run pattern-only)"
-                    );
-                    Some(ExitCode::FAILURE)
-                }
-            }
-        }
-    };
-    if exit.is_some() {
-        stop.notify_one();
-    }
-    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
-    let mut server = server;
-    // Wait for the server to stop (signal or failure), then give in-flight requests the grace
-    // period.
-    let stopping = async {
-        while state.phase() != Phase::Stopping {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let result = tokio::select! {
-        r = &mut server => Some(r),
-        () = stopping => match tokio::time::timeout(grace, &mut server).await {
-            Ok(r) => Some(r),
-            Err(_) => {
-                tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period");
-                None
-            }
-        },
-    };
-    if let Some(Ok(Err(e))) = result {
-        tracing::error!(error = %e, "server error");
-        return ExitCode::FAILURE;
-    }
-    tracing::info!("stopped");
-    exit.unwrap_or(ExitCode::SUCCESS)
 }
