@@ -6,6 +6,9 @@
 //! 2. A live server on the shipped configuration: the project's labelled sample over HTTP must
 //!    give exactly the levels the in-process pipeline gives and meet the accuracy floors; the
 //!    counters must add up; SIGTERM must stop it cleanly.
+//! 3. Shutdown under open connections: with 300 idle keep-alive connections (a third of them
+//!    having served a request), SIGTERM must end the process well inside the grace period; the
+//!    time is reported.
 
 use std::path::Path;
 use std::process::Command;
@@ -150,6 +153,9 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             ))
         },
     );
+    step(&mut steps, "shutdown with 300 idle connections", || {
+        shutdown_with_idle_connections(&binary, root, &target)
+    });
 
     println!("\n{:<48} {:>6} {:>8}  detail", "step", "result", "seconds");
     for s in &steps {
@@ -175,4 +181,50 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             steps.len()
         )
     }
+}
+
+/// Opens 300 connections (every third serves one request first, so both never-used and
+/// kept-alive connections are idle), sends SIGTERM and measures the exit.
+fn shutdown_with_idle_connections(binary: &Path, root: &Path, target: &Path) -> Result<String> {
+    use std::io::{Read, Write};
+    const CONNECTIONS: usize = 300;
+    /// Well inside the 10 s grace period, far above the tens of milliseconds it takes.
+    const LIMIT_S: f64 = 3.0;
+    let data = target.join(format!("integration-shutdown-{}", std::process::id()));
+    std::fs::create_dir_all(&data)?;
+    let (mut server, _) = start_server(binary, root, &data, &[("GLOBAL_LOG_LEVEL", "warn")])?;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let body = r#"{"message":"hello"}"#;
+    let request = format!(
+        "POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut open = Vec::with_capacity(CONNECTIONS);
+    for i in 0..CONNECTIONS {
+        let mut stream = std::net::TcpStream::connect(&address)?;
+        if i % 3 == 0 {
+            stream.write_all(request.as_bytes())?;
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf)?;
+            if !buf[..n].starts_with(b"HTTP/1.1 200") {
+                bail!("a request before the shutdown failed");
+            }
+        }
+        open.push(stream);
+    }
+    let started = Instant::now();
+    let status = server.terminate()?;
+    let seconds = started.elapsed().as_secs_f64();
+    drop(open);
+    let _ = std::fs::remove_dir_all(&data);
+    if !status.success() {
+        bail!("SIGTERM exit status {status}");
+    }
+    if seconds > LIMIT_S {
+        bail!("exited {seconds:.2} s after SIGTERM (limit {LIMIT_S} s)");
+    }
+    Ok(format!(
+        "{CONNECTIONS} idle connections: exited {:.0} ms after SIGTERM",
+        seconds * 1000.0
+    ))
 }

@@ -171,7 +171,7 @@ fn health_in_each_state_and_stats() {
         HealthStatus::Healthy,
         HealthStatus::Degraded,
         HealthStatus::Starting,
-        HealthStatus::Unhealthy,
+        HealthStatus::Draining,
     ] {
         let body = HealthResponse {
             status,

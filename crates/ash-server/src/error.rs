@@ -13,6 +13,9 @@ pub enum ApiError {
     /// 413: the body is larger than `server.max_body_bytes`.
     #[error("the body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// 408: the body did not arrive within `server.body_read_timeout_ms`.
+    #[error("the body did not arrive within {limit_ms} ms")]
+    BodyTimeout { limit_ms: u64 },
     /// 415: not `application/json`.
     #[error("the body must be application/json")]
     UnsupportedMediaType,
@@ -95,6 +98,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None)
             }
+            ApiError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout", None),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -212,6 +216,7 @@ mod tests {
         let all = vec![
             ApiError::InvalidJson,
             ApiError::BodyTooLarge { limit: 4096 },
+            ApiError::BodyTimeout { limit_ms: 5000 },
             ApiError::UnsupportedMediaType,
             ApiError::MissingField {
                 field: "message".into(),

@@ -57,10 +57,14 @@ where
         if !json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = req
+        let BodyRules {
+            limit,
+            read_timeout,
+        } = req
             .extensions()
-            .get::<BodyLimit>()
-            .map_or(usize::MAX, |l| l.0);
+            .get::<BodyRules>()
+            .copied()
+            .unwrap_or(BodyRules::NONE);
         // The limit is the live configuration's (taken per request), not a layer's built at start.
         let declared = req
             .headers()
@@ -70,8 +74,12 @@ where
         if declared.is_some_and(|n| n > limit) {
             return Err(ApiError::BodyTooLarge { limit });
         }
-        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+        let read = tokio::time::timeout(read_timeout, axum::body::to_bytes(req.into_body(), limit));
+        let bytes: Bytes = read
             .await
+            .map_err(|_| ApiError::BodyTimeout {
+                limit_ms: read_timeout.as_millis() as u64,
+            })?
             .map_err(|error| {
                 // Reading fails on the length limit or a broken connection.
                 let too_large = std::iter::successors(
@@ -89,9 +97,23 @@ where
     }
 }
 
-/// The configured body limit, put in the request extensions so errors can state it.
+/// How a body is read under the live configuration (put in the request extensions by the
+/// middleware, so a reload applies to the next request and errors can state the limit).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct BodyLimit(pub usize);
+pub(crate) struct BodyRules {
+    /// `server.max_body_bytes`.
+    pub limit: usize,
+    /// `server.body_read_timeout_ms`: a body slower than this is answered 408.
+    pub read_timeout: std::time::Duration,
+}
+
+impl BodyRules {
+    /// For a route outside the middleware: no limit of its own (the request deadline still holds).
+    const NONE: Self = Self {
+        limit: usize::MAX,
+        read_timeout: std::time::Duration::MAX,
+    };
+}
 
 /// Parses `bytes` as `T` in one pass, telling syntax errors (400) from shape errors (422 with the
 /// field's path).

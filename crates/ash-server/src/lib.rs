@@ -3,8 +3,9 @@
 //! Start-up: configuration → logging → bind (so `/health` answers `starting` at once) → load and
 //! warm the models off the async threads → ready. A model that fails to load stops the service,
 //! unless `server.allow_degraded_start` lets it run pattern-only, loudly marked degraded.
-//! Shutdown (SIGTERM/SIGINT): `/health` turns unhealthy, in-flight requests drain within
-//! `server.shutdown_grace_ms`.
+//! Shutdown (SIGTERM/SIGINT): `/health` says `draining` (503) for `server.shutdown_drain_delay_ms`,
+//! then idle connections close at once and in-flight requests finish within
+//! `server.shutdown_grace_ms` (see `serve`).
 //!
 //! Entry points: [`main_with`] (the binary), [`app`] (the router, for tests).
 
@@ -17,6 +18,7 @@ mod middleware;
 mod reload;
 mod router;
 mod routes;
+mod serve;
 mod start;
 mod state;
 mod telemetry;

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::BodyLimit;
+use crate::extract::BodyRules;
 use crate::state::AppState;
 
 /// The request's id (`x-request-id` from the client, else a new UUID), echoed in the response.
@@ -65,8 +65,10 @@ pub(crate) async fn observe(
     let config = Arc::clone(&pipeline.config);
     req.extensions_mut().insert(pipeline);
     req.extensions_mut().insert(RequestId(id.clone()));
-    req.extensions_mut()
-        .insert(BodyLimit(config.server.max_body_bytes));
+    req.extensions_mut().insert(BodyRules {
+        limit: config.server.max_body_bytes,
+        read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),
+    });
     let deadline = Duration::from_millis(config.server.request_timeout_ms);
     // `/analyze` and `/analyze/batch` (not the feedback endpoints, which share the prefix).
     let analysis = endpoint == "/analyze" || endpoint == "/analyze/batch";

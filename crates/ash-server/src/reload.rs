@@ -2,7 +2,8 @@
 //!
 //! Everything a request reads comes from its [`Pipeline`](crate::state::Pipeline) snapshot and so
 //! applies at once: analysis, patterns, features, labels, the risk head, message and batch limits,
-//! the body limit, the request deadline, keys and allow-lists, and the log level. The settings
+//! the body limit and read timeout, the request deadline, keys and allow-lists, and the log level;
+//! connection timeouts are read when a connection is accepted, the drain delay at shutdown. The settings
 //! below build things once at start (the listener, the admission semaphore, the rate limiter, the
 //! CORS layer, model sessions, the correction store, the file watcher, the log format); a reload
 //! that changes one reports it as `restart_required` instead of claiming it applied.

@@ -1,6 +1,5 @@
 //! Start-up and shutdown of the binary.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -181,33 +180,30 @@ async fn run(
         Duration::from_millis(config.server.shutdown_grace_ms),
     )
     .await;
-    if let Some(Ok(Err(e))) = stopped {
-        tracing::error!(error = %e, "server error");
+    if let Some(Err(e)) = stopped {
+        tracing::error!(error = %e, "server task failed");
         return ExitCode::FAILURE;
     }
     tracing::info!("stopped");
     exit.unwrap_or(ExitCode::SUCCESS)
 }
 
-type Server = tokio::task::JoinHandle<std::io::Result<()>>;
+type Server = tokio::task::JoinHandle<()>;
 
-/// Serves the API until a signal (or `stop`), then marks the service stopping.
+/// Serves the API until a signal (or `stop`), then drains (see [`crate::serve`]).
 fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     stop: Arc<tokio::sync::Notify>,
 ) -> Server {
     tokio::spawn(async move {
-        let service = app(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = shutdown_signal() => tracing::info!("shutdown requested; draining in-flight requests"),
-                    () = stop.notified() => {},
-                }
-                state.set_phase(Phase::Stopping);
-            })
-            .await
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown_signal() => {},
+                () = stop.notified() => {},
+            }
+        };
+        crate::serve::serve(listener, app(Arc::clone(&state)), state, shutdown).await;
     })
 }
 
@@ -260,20 +256,23 @@ async fn attach_models(state: &AppState, config: &Arc<Config>, boot: Instant) ->
 }
 
 /// Waits for the server to stop (signal or failure), then gives in-flight requests the grace
-/// period; `None` when they did not finish within it.
+/// period (after the drain delay); `None` when they did not finish within it.
 async fn wait_for_stop(
     state: &AppState,
     mut server: Server,
     grace: Duration,
-) -> Option<Result<std::io::Result<()>, tokio::task::JoinError>> {
+) -> Option<Result<(), tokio::task::JoinError>> {
     let stopping = async {
-        while state.phase() != Phase::Stopping {
+        while state.phase() != Phase::Draining {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
     tokio::select! {
         r = &mut server => Some(r),
-        () = stopping => match tokio::time::timeout(grace, &mut server).await {
+        () = stopping => match tokio::time::timeout(
+            grace + Duration::from_millis(state.config().server.shutdown_drain_delay_ms),
+            &mut server,
+        ).await {
             Ok(r) => Some(r),
             Err(_) => {
                 tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period");

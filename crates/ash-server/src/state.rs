@@ -28,8 +28,9 @@ pub enum Phase {
     Starting = 0,
     /// Answering with models (all or some, see the model status).
     Ready = 1,
-    /// Shutting down: draining in-flight requests.
-    Stopping = 2,
+    /// Shutting down: answering what arrives during the drain delay, then finishing in-flight
+    /// requests.
+    Draining = 2,
 }
 
 /// Counters behind `/stats`.
@@ -130,7 +131,7 @@ impl AppState {
         match self.phase.load(Ordering::Acquire) {
             0 => Phase::Starting,
             1 => Phase::Ready,
-            _ => Phase::Stopping,
+            _ => Phase::Draining,
         }
     }
 

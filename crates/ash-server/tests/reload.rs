@@ -181,3 +181,30 @@ fn request_limits_apply_on_reload() {
     server.post_with("/admin/config/reload", &json!({}), &key);
     assert_eq!(server.post("/analyze", &body).status, 200);
 }
+
+#[test]
+fn connection_timeouts_apply_to_new_connections_on_reload() {
+    use std::io::{Read, Write};
+    let server = Server::start();
+    let reply = reload_with(&server, "server.yaml", |s| {
+        format!(
+            "{s}\nheader_read_timeout_ms: 400\nidle_timeout_ms: 90000\nbody_read_timeout_ms: 3000\nshutdown_drain_delay_ms: 0\n"
+        )
+    });
+    assert_eq!(reply["restart_required"], json!([]), "{reply}");
+    // The edit is undone on disk but not reloaded: the server still runs with 400 ms.
+    let mut stalled = std::net::TcpStream::connect(server.address()).expect("connect");
+    stalled
+        .write_all(b"GET /health HTTP/1.1\r\nHost: te")
+        .expect("write");
+    // The shipped header timeout is 10 s; closing within 5 s shows the reloaded one applies.
+    stalled
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    match stalled.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the half-sent request was not closed: {other:?}"),
+    }
+}

@@ -30,6 +30,30 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         Integer,
     ),
     bind(
+        "NLP_SERVER_HEADER_READ_TIMEOUT_MS",
+        Server,
+        "header_read_timeout_ms",
+        Integer,
+    ),
+    bind(
+        "NLP_SERVER_IDLE_TIMEOUT_MS",
+        Server,
+        "idle_timeout_ms",
+        Integer,
+    ),
+    bind(
+        "NLP_SERVER_BODY_READ_TIMEOUT_MS",
+        Server,
+        "body_read_timeout_ms",
+        Integer,
+    ),
+    bind(
+        "NLP_SERVER_SHUTDOWN_DRAIN_DELAY_MS",
+        Server,
+        "shutdown_drain_delay_ms",
+        Integer,
+    ),
+    bind(
         "NLP_SERVER_ALLOW_DEGRADED_START",
         Server,
         "allow_degraded_start",

@@ -27,6 +27,17 @@ pub struct ServerConfig {
     pub allow_degraded_start: bool,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_ms: u64,
+    /// After a shutdown signal, how long the service keeps accepting and answering while `/health`
+    /// and `/ready` say `draining` (503), so a load balancer stops sending before it stops.
+    pub shutdown_drain_delay_ms: u64,
+    /// A request whose headers have begun arriving but are not complete within this is closed,
+    /// so a slow or stalled client cannot hold a connection.
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection with nothing in flight for this long is closed. Keep it above the
+    /// clients' own pool keep-alive, so they close first and never reuse a closed connection.
+    pub idle_timeout_ms: u64,
+    /// A request body that has not fully arrived within this is answered 408.
+    pub body_read_timeout_ms: u64,
     pub cors: CorsConfig,
     pub rate_limit: RateLimitConfig,
     pub security: SecurityConfig,
@@ -44,6 +55,10 @@ impl Default for ServerConfig {
             max_batch_messages: 100,
             allow_degraded_start: false,
             shutdown_grace_ms: 10_000,
+            shutdown_drain_delay_ms: 0,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 75_000,
+            body_read_timeout_ms: 5_000,
             cors: CorsConfig::default(),
             rate_limit: RateLimitConfig::default(),
             security: SecurityConfig::default(),
@@ -136,6 +151,25 @@ impl Validate for ServerConfig {
         );
         v.range("max_batch_messages", self.max_batch_messages, 1, 1000);
         v.range("shutdown_grace_ms", self.shutdown_grace_ms, 0, 600_000);
+        v.range(
+            "shutdown_drain_delay_ms",
+            self.shutdown_drain_delay_ms,
+            0,
+            600_000,
+        );
+        v.range(
+            "header_read_timeout_ms",
+            self.header_read_timeout_ms,
+            100,
+            600_000,
+        );
+        v.range("idle_timeout_ms", self.idle_timeout_ms, 100, 3_600_000);
+        v.range(
+            "body_read_timeout_ms",
+            self.body_read_timeout_ms,
+            100,
+            600_000,
+        );
         v.at("rate_limit", |v| {
             v.range(
                 "requests_per_minute",

@@ -15,8 +15,8 @@ pub enum HealthStatus {
     Degraded,
     /// Loading models; answers are pattern-only and marked degraded.
     Starting,
-    /// Not able to answer properly.
-    Unhealthy,
+    /// Shutting down (HTTP 503): finishing in-flight requests; send new ones elsewhere.
+    Draining,
 }
 
 /// `GET /ready`: what an orchestrator's readiness probe reads.

@@ -16,14 +16,14 @@ use crate::state::{AppState, Phase};
 
 pub(crate) fn health_status(state: &AppState) -> HealthStatus {
     match (state.phase(), state.models_state()) {
-        (Phase::Stopping, _) => HealthStatus::Unhealthy,
+        (Phase::Draining, _) => HealthStatus::Draining,
         (Phase::Starting, _) | (Phase::Ready, None) => HealthStatus::Starting,
         (Phase::Ready, Some(ModelsState::Ready)) => HealthStatus::Healthy,
         (Phase::Ready, Some(ModelsState::Degraded | ModelsState::Failed)) => HealthStatus::Degraded,
     }
 }
 
-/// Liveness and detail: model, warmup and config-reload status. 200 unless unhealthy (503).
+/// Liveness and detail: model, warmup and config-reload status. 200 unless draining (503).
 #[utoipa::path(get, tag = "health", path = "/health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
     let status = health_status(&state);
@@ -37,7 +37,7 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
         models: models_json(models.as_deref()),
         config: serde_json::to_value(state.store.status()).unwrap_or_default(),
     };
-    let code = if status == HealthStatus::Unhealthy {
+    let code = if status == HealthStatus::Draining {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK

@@ -199,10 +199,20 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.send_term();
+        self.wait_exit(Duration::from_secs(30))
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn send_term(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        self.wait_exit(Duration::from_secs(30))
+    }
+
+    /// `host:port`, for raw connections.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {

@@ -4,6 +4,7 @@
 mod common;
 
 mod analyze;
+mod connections;
 mod protected;
 mod service;
 
