@@ -224,6 +224,9 @@ impl Learning {
     /// Removes a correction and its effect.
     pub fn delete(&self, config: &Config, id: &str) -> Result<bool, StoreError> {
         let removed = self.store.delete(id)?;
+        if removed {
+            self.store.erase_deleted()?;
+        }
         self.refresh(config)?;
         Ok(removed)
     }
@@ -243,6 +246,7 @@ impl Learning {
             }
         }
         if purged > 0 {
+            self.store.erase_deleted()?;
             self.refresh(config)?;
             tracing::info!(
                 purged,

@@ -1,7 +1,8 @@
 //! Where staff corrections are kept: an embedded database for one node (redb), or Redis shared by
 //! every replica. Both are durable before `put` returns.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ash_config::CrisisLevel;
@@ -58,6 +59,9 @@ pub trait CorrectionStore: Send + Sync {
     fn put(&self, correction: &Correction) -> Result<(), StoreError>;
     /// Removes a correction; `false` when there was none.
     fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Makes deletions final on disk: what was deleted leaves the store's files, not only its
+    /// index. Called after deleting (once per batch of deletions).
+    fn erase_deleted(&self) -> Result<(), StoreError>;
     /// Every correction.
     fn all(&self) -> Result<Vec<Correction>, StoreError>;
     /// A named value (calibration reset time, hash key).
@@ -76,9 +80,14 @@ const CORRECTIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("corr
 const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
 
 /// One node: a redb file in the data directory. Each write is its own fsync'd transaction.
+///
+/// A deletion rewrites the file without the deleted entries: redb frees a deleted entry's pages
+/// but leaves their bytes (text, embedding) in the file until reused, and a correction that was
+/// deleted, by staff or by retention, must be gone from the disk the service manages.
 pub struct EmbeddedStore {
-    db: redb::Database,
-    path: String,
+    /// Shared by every read and write; taken exclusively only to swap in a rewritten file.
+    db: RwLock<redb::Database>,
+    path: PathBuf,
     version: AtomicU64,
 }
 
@@ -94,24 +103,80 @@ impl EmbeddedStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let path = dir.join("corrections.redb");
-        let db = redb::Database::create(&path).map_err(err)?;
-        // Create the tables so that reads work on a fresh file.
-        let txn = db.begin_write().map_err(err)?;
-        txn.open_table(CORRECTIONS).map_err(err)?;
-        txn.open_table(META).map_err(err)?;
-        txn.commit().map_err(err)?;
+        // A rewrite interrupted before its rename leaves only this behind; the original is whole.
+        let _ = std::fs::remove_file(rewrite_path(&path));
+        let db = create_with_tables(&path)?;
         Ok(Self {
-            db,
-            path: path.display().to_string(),
+            db: RwLock::new(db),
+            path,
             version: AtomicU64::new(0),
         })
     }
+
+    fn db(&self) -> std::sync::RwLockReadGuard<'_, redb::Database> {
+        self.db.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Copies every live entry into a new file, makes it durable, and renames it over the old
+    /// one, so that nothing deleted remains in the file.
+    fn rewrite(&self) -> Result<(), StoreError> {
+        let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
+        let fresh_path = rewrite_path(&self.path);
+        let _ = std::fs::remove_file(&fresh_path);
+        {
+            let fresh = create_with_tables(&fresh_path)?;
+            let read = db.begin_read().map_err(err)?;
+            let write = fresh.begin_write().map_err(err)?;
+            {
+                let mut corrections = write.open_table(CORRECTIONS).map_err(err)?;
+                for entry in read
+                    .open_table(CORRECTIONS)
+                    .map_err(err)?
+                    .iter()
+                    .map_err(err)?
+                {
+                    let (k, v) = entry.map_err(err)?;
+                    corrections.insert(k.value(), v.value()).map_err(err)?;
+                }
+                let mut meta = write.open_table(META).map_err(err)?;
+                for entry in read.open_table(META).map_err(err)?.iter().map_err(err)? {
+                    let (k, v) = entry.map_err(err)?;
+                    meta.insert(k.value(), v.value()).map_err(err)?;
+                }
+            }
+            write.commit().map_err(err)?;
+        }
+        std::fs::rename(&fresh_path, &self.path).map_err(err)?;
+        if let Some(dir) = self.path.parent() {
+            // The rename itself survives a crash once the directory is synced.
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(err)?;
+        }
+        *db = redb::Database::open(&self.path).map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Where a rewrite builds the new file before renaming it into place.
+fn rewrite_path(path: &Path) -> PathBuf {
+    path.with_extension("redb.rewrite")
+}
+
+/// Opens (or creates) a database file with both tables, so that reads work on a fresh file.
+fn create_with_tables(path: &Path) -> Result<redb::Database, StoreError> {
+    let db = redb::Database::create(path).map_err(err)?;
+    let txn = db.begin_write().map_err(err)?;
+    txn.open_table(CORRECTIONS).map_err(err)?;
+    txn.open_table(META).map_err(err)?;
+    txn.commit().map_err(err)?;
+    Ok(db)
 }
 
 impl CorrectionStore for EmbeddedStore {
     fn put(&self, c: &Correction) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(c).map_err(err)?;
-        let txn = self.db.begin_write().map_err(err)?;
+        let txn = self.db().begin_write().map_err(err)?;
         txn.open_table(CORRECTIONS)
             .map_err(err)?
             .insert(c.id.as_str(), bytes.as_slice())
@@ -122,7 +187,7 @@ impl CorrectionStore for EmbeddedStore {
     }
 
     fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write().map_err(err)?;
+        let txn = self.db().begin_write().map_err(err)?;
         let removed = txn
             .open_table(CORRECTIONS)
             .map_err(err)?
@@ -134,8 +199,12 @@ impl CorrectionStore for EmbeddedStore {
         Ok(removed)
     }
 
+    fn erase_deleted(&self) -> Result<(), StoreError> {
+        self.rewrite()
+    }
+
     fn all(&self) -> Result<Vec<Correction>, StoreError> {
-        let txn = self.db.begin_read().map_err(err)?;
+        let txn = self.db().begin_read().map_err(err)?;
         let table = txn.open_table(CORRECTIONS).map_err(err)?;
         let mut out = Vec::new();
         for entry in table.iter().map_err(err)? {
@@ -146,13 +215,13 @@ impl CorrectionStore for EmbeddedStore {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_read().map_err(err)?;
+        let txn = self.db().begin_read().map_err(err)?;
         let table = txn.open_table(META).map_err(err)?;
         Ok(table.get(key).map_err(err)?.map(|v| v.value().to_owned()))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(err)?;
+        let txn = self.db().begin_write().map_err(err)?;
         txn.open_table(META)
             .map_err(err)?
             .insert(key, value)
@@ -163,7 +232,7 @@ impl CorrectionStore for EmbeddedStore {
     }
 
     fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError> {
-        let txn = self.db.begin_write().map_err(err)?;
+        let txn = self.db().begin_write().map_err(err)?;
         let stored = {
             let mut table = txn.open_table(META).map_err(err)?;
             let existing = table.get(key).map_err(err)?.map(|v| v.value().to_owned());
@@ -184,7 +253,7 @@ impl CorrectionStore for EmbeddedStore {
     }
 
     fn describe(&self) -> String {
-        format!("embedded ({})", self.path)
+        format!("embedded ({})", self.path.display())
     }
 }
 
@@ -263,6 +332,12 @@ impl CorrectionStore for RedisStore {
         Ok(removed > 0)
     }
 
+    /// `HDEL` removes the entry from Redis's memory at once; its persistence files drop it at
+    /// their next rewrite (RDB snapshot or AOF rewrite), which the Redis operator schedules.
+    fn erase_deleted(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn all(&self) -> Result<Vec<Correction>, StoreError> {
         let mut con = self.conn()?;
         let values: Vec<String> = redis::cmd("HVALS")
@@ -324,7 +399,54 @@ impl CorrectionStore for RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{CorrectionStore, EmbeddedStore};
+    use super::{Correction, CorrectionKind, CorrectionStore, EmbeddedStore};
+    use ash_config::CrisisLevel;
+
+    fn correction(id: &str, text: &str) -> Correction {
+        Correction {
+            id: id.to_owned(),
+            kind: CorrectionKind::FalseNegative,
+            detected_level: CrisisLevel::None,
+            correct_level: CrisisLevel::High,
+            received_at: 1,
+            source: "test".into(),
+            message_hash: "h".into(),
+            message_chars: text.chars().count(),
+            message: Some(text.to_owned()),
+            embedding: Some(vec![0.25; 384]),
+        }
+    }
+
+    fn file_contains(dir: &std::path::Path, marker: &str) -> bool {
+        let bytes = std::fs::read(dir.join("corrections.redb")).expect("read the file");
+        bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+    }
+
+    #[test]
+    fn a_deleted_correction_leaves_the_file_not_only_the_index() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(tmp.path()).expect("open");
+        let marker = "marker-7f3a9c-deleted-text";
+        for i in 0..20 {
+            store
+                .put(&correction(&format!("keep-{i}"), "kept text"))
+                .expect("put");
+        }
+        store.put(&correction("gone", marker)).expect("put");
+        assert!(file_contains(tmp.path(), marker));
+        assert!(store.delete("gone").expect("delete"));
+        store.erase_deleted().expect("erase");
+        assert!(
+            !file_contains(tmp.path(), marker),
+            "the deleted text is still in the file"
+        );
+        assert_eq!(store.all().expect("all").len(), 20);
+        // Still a working store, and still there after a reopen.
+        store.put(&correction("after", "x")).expect("put");
+        drop(store);
+        let reopened = EmbeddedStore::open(tmp.path()).expect("reopen");
+        assert_eq!(reopened.all().expect("all").len(), 21);
+    }
 
     #[test]
     fn the_embedded_store_creates_its_directory_and_file_on_first_use() {
