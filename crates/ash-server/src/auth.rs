@@ -1,4 +1,4 @@
-//! Who may call the admin and feedback endpoints.
+//! Who may call the admin and feedback endpoints, and who the rate limit spares.
 //!
 //! Admin: the API key (`x-api-key` header or `Authorization: Bearer`), compared in constant time;
 //! with no key configured, admin is disabled. Feedback: the key, or a client address in
@@ -90,15 +90,7 @@ pub(crate) fn require_feedback(
     if key_matches(config, headers) == Some(true) {
         return Ok("api_key");
     }
-    let ip = client.ip().to_canonical();
-    let allowed = config
-        .server
-        .security
-        .feedback_allowed_ips
-        .iter()
-        .filter_map(|entry| ash_config::parse_ip_or_cidr(entry))
-        .any(|net| net.contains(&ip));
-    if allowed {
+    if address_allowed(config, client) {
         return Ok("allowed_ip");
     }
     if presented_key(headers).is_some() || config.server.security.api_key.is_some() {
@@ -108,4 +100,40 @@ pub(crate) fn require_feedback(
             "feedback needs an API key or an allowed client address (GLOBAL_ALLOWED_IPS)",
         ))
     }
+}
+
+/// The client's address is in `security.feedback_allowed_ips`.
+fn address_allowed(config: &Config, client: SocketAddr) -> bool {
+    let ip = client.ip().to_canonical();
+    config
+        .server
+        .security
+        .feedback_allowed_ips
+        .iter()
+        .filter_map(|entry| ash_config::parse_ip_or_cidr(entry))
+        .any(|net| net.contains(&ip))
+}
+
+/// A client the rate limit spares (`rate_limit.exempt_trusted_clients`): it presented the key, or
+/// its address is allow-listed.
+pub(crate) fn rate_limit_exempt(config: &Config, headers: &HeaderMap, client: SocketAddr) -> bool {
+    config.server.rate_limit.exempt_trusted_clients
+        && (key_matches(config, headers) == Some(true) || address_allowed(config, client))
+}
+
+/// Why a rate limit could throttle the bot, for a start-up warning; `None` when it cannot (off,
+/// or the bot has a way to be exempt).
+pub(crate) fn rate_limit_risk(config: &Config) -> Option<&'static str> {
+    let server = &config.server;
+    if !server.rate_limit.enabled {
+        return None;
+    }
+    if !server.rate_limit.exempt_trusted_clients {
+        return Some(
+            "rate_limit.exempt_trusted_clients is off: the bot is limited like any client",
+        );
+    }
+    (server.security.api_key.is_none() && server.security.feedback_allowed_ips.is_empty()).then_some(
+        "no API key and no allowed addresses are configured, so no client can be exempt: the bot is limited like any client",
+    )
 }

@@ -123,6 +123,13 @@ async fn run(
 ) -> ExitCode {
     let boot = Instant::now();
     let config = store.current();
+    if let Some(reason) = crate::auth::rate_limit_risk(&config) {
+        tracing::warn!(
+            requests_per_minute = config.server.rate_limit.requests_per_minute,
+            reason,
+            "the rate limit could throttle the bot, which carries a whole community: refused messages go unanalysed"
+        );
+    }
     let learning = match learning::Learning::open(&config) {
         Ok(l) => l,
         Err(e) => {

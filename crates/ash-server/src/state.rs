@@ -161,9 +161,14 @@ impl AppState {
         self.pipeline.store(Arc::new(pipeline));
     }
 
-    /// Rate limit (per client address) and concurrency limit, both answered at once.
-    pub fn admit(&self, client: SocketAddr) -> Result<OwnedSemaphorePermit, ApiError> {
-        if let Some(limiter) = &self.rate_limiter
+    /// Rate limit (per client address, unless `rate_exempt`) and concurrency limit, both
+    /// answered at once.
+    pub fn admit(
+        &self,
+        client: SocketAddr,
+        rate_exempt: bool,
+    ) -> Result<OwnedSemaphorePermit, ApiError> {
+        if let Some(limiter) = self.rate_limiter.as_ref().filter(|_| !rate_exempt)
             && let Err(not_until) = limiter.check_key(&client.ip())
         {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(

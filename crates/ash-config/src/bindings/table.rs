@@ -96,6 +96,12 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         "rate_limit.burst",
         Integer,
     ),
+    bind(
+        "NLP_SERVER_RATE_LIMIT_EXEMPT_TRUSTED_CLIENTS",
+        Server,
+        "rate_limit.exempt_trusted_clients",
+        Bool,
+    ),
     bind("NLP_SECURITY_API_KEY", Server, "security.api_key", Text),
     bind(
         "NLP_SECURITY_ANALYZE_REQUIRES_KEY",

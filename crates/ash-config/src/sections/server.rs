@@ -93,8 +93,13 @@ impl Default for CorsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     pub enabled: bool,
+    /// Per client address.
     pub requests_per_minute: u32,
     pub burst: u32,
+    /// Clients that present the API key, or whose address is in
+    /// `security.feedback_allowed_ips`, are not limited: the bot carries a whole community and
+    /// must not be throttled like one noisy user.
+    pub exempt_trusted_clients: bool,
 }
 
 impl Default for RateLimitConfig {
@@ -103,6 +108,7 @@ impl Default for RateLimitConfig {
             enabled: false,
             requests_per_minute: 600,
             burst: 150,
+            exempt_trusted_clients: true,
         }
     }
 }

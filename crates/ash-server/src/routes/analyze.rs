@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::require_analyze;
+use crate::auth::{rate_limit_exempt, require_analyze};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Snapshot};
 use crate::middleware::{RequestId, RequestOutcome};
@@ -202,7 +202,7 @@ pub(crate) async fn analyze(
     // A single message is the last thing refused: at the concurrency limit, or with every model
     // queue full, it gets a fast pattern-only answer (floors included, marked degraded) instead
     // of a 503, which the bot would count toward its breaker.
-    let permit = match state.admit(client) {
+    let permit = match state.admit(client, rate_limit_exempt(config, &headers, client)) {
         Ok(permit) => Some(permit),
         Err(e) if e.is_overloaded() => None,
         Err(e) => return Err(e),
@@ -298,7 +298,7 @@ pub(crate) async fn analyze_batch(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let _permit = state.admit(client)?;
+    let _permit = state.admit(client, rate_limit_exempt(config, &headers, client))?;
     // Batches take the bulk lane: a single message someone just wrote goes first.
     let evidence = evidence_for(&state, config, &messages, Priority::Bulk).await?;
     let context = Context {

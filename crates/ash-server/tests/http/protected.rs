@@ -139,3 +139,40 @@ fn admin_is_refused_when_no_key_is_configured() {
     assert_eq!(reply.status, 403);
     assert_eq!(reply.json["error"]["code"], "forbidden");
 }
+
+#[test]
+fn the_rate_limit_spares_trusted_clients_and_warns_when_the_bot_cannot_be_spared() {
+    const LIMITED: &str = "rate_limit:\n  enabled: true\n  requests_per_minute: 1\n  burst: 1\n";
+    let body = json!({"message": "hello"});
+    let keyed = [("x-ash-internal-key", API_KEY)];
+    let server = Server::start_with(Options::default().file("server.yaml", LIMITED));
+    assert_eq!(server.post("/analyze", &body).status, 200);
+    let refused = server.post("/analyze", &body);
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    for _ in 0..5 {
+        assert_eq!(server.post_with("/analyze", &body, &keyed).status, 200);
+    }
+    assert!(!server.log().contains("could throttle the bot"));
+
+    // The bot's address allow-listed: spared without a key.
+    let allowed = Server::start_with(Options::default().file(
+        "server.yaml",
+        &format!("{LIMITED}security:\n  feedback_allowed_ips: [\"127.0.0.1\"]\n"),
+    ));
+    for _ in 0..5 {
+        assert_eq!(allowed.post("/analyze", &body).status, 200);
+    }
+
+    // Exemption switched off: everyone is limited, and the start-up log says so.
+    let strict = Server::start_with(Options::default().file(
+        "server.yaml",
+        &format!("{LIMITED}  exempt_trusted_clients: false\n"),
+    ));
+    assert_eq!(strict.post_with("/analyze", &body, &keyed).status, 200);
+    assert_eq!(strict.post_with("/analyze", &body, &keyed).status, 429);
+    assert!(
+        strict.log().contains("could throttle the bot"),
+        "{}",
+        strict.log()
+    );
+}
