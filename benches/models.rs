@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
         runtime::environment().expect("runtime"),
         // One session's threads, as each of the service's sessions has.
         config.models.runtime.pool(ash_models::available_cores()).1,
+        config.models.runtime.cpu_memory_arena,
     )
     .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
     .expect("bare session");

@@ -52,6 +52,8 @@ pub struct OnnxModel {
     tokenizer: Tokenizer,
     signature: ModelSignature,
     counters: Arc<RunCounters>,
+    /// `batching.max_tokens_per_run`.
+    max_tokens_per_run: usize,
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -95,7 +97,7 @@ impl OnnxModel {
                 )));
             }
         }
-        let builder = session_builder(environment, threads)
+        let builder = session_builder(environment, threads, models.runtime.cpu_memory_arena)
             .map_err(|e| fail(format!("cannot configure session: {e}")))?;
         let mut builder =
             with_execution_provider(builder, models.runtime.execution_provider).map_err(&fail)?;
@@ -116,6 +118,7 @@ impl OnnxModel {
             tokenizer,
             signature,
             counters,
+            max_tokens_per_run: models.batching.max_tokens_per_run.max(1),
         })
     }
 
@@ -145,7 +148,8 @@ impl OnnxModel {
             encodings.push(encoded);
         }
         // Sorting by length and cutting where padding would waste more than a third of the work
-        // keeps one long message from making every short one in its batch pay for its length.
+        // keeps one long message from making every short one in its batch pay for its length;
+        // `max_tokens_per_run` bounds the memory of one pass.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut rows: Vec<Option<Vec<f32>>> = vec![None; encodings.len()];
@@ -156,7 +160,9 @@ impl OnnxModel {
             while end < order.len() {
                 let len = encodings[order[end]].get_ids().len();
                 let padded = len * (end - start + 1);
-                if (padded as f64) > 1.5 * (real + len) as f64 {
+                // Sorted by length, so `len` is the longest of the group: `padded` is exactly
+                // what the pass would hold.
+                if (padded as f64) > 1.5 * (real + len) as f64 || padded > self.max_tokens_per_run {
                     break;
                 }
                 real += len;
@@ -241,6 +247,7 @@ impl OnnxModel {
 pub fn session_builder(
     environment: &ort::environment::Environment,
     threads: usize,
+    cpu_memory_arena: bool,
 ) -> Result<ort::session::builder::SessionBuilder, ort::Error> {
     Session::builder(environment)
         .and_then(|b| {
@@ -254,6 +261,12 @@ pub fn session_builder(
         // Idle intra-op threads sleep instead of spinning: on a small machine spinning steals
         // the cores the HTTP and tokenizer work needs between runs.
         .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
+        .and_then(|b| {
+            b.with_execution_providers([ort::ep::CPU::default()
+                .with_arena_allocator(cpu_memory_arena)
+                .build()])
+                .map_err(Into::into)
+        })
 }
 
 fn with_execution_provider(

@@ -16,8 +16,13 @@ fn with_pool(sessions: usize, threads: usize) -> Arc<ModelCoordinator> {
     models.runtime.intra_threads = threads;
     // Shared test machines are slow and noisy: the order is what is tested, not the speed.
     models.runtime.inference_timeout_ms = 300_000;
+    models.runtime.bulk_inference_timeout_ms = 300_000;
+    // The bulk deadline is capped under the request's.
+    let mut server = (*base.server).clone();
+    server.request_timeout_ms = 600_000;
     let config = Config {
         models: Arc::new(models),
+        server: Arc::new(server),
         ..base
     };
     let coordinator = ModelCoordinator::start(&config);

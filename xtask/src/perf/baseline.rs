@@ -68,6 +68,7 @@ fn bare_session(root: &Path) -> Result<(Session, Vec<Vec<i64>>)> {
         runtime::environment().context("runtime")?,
         // One session's threads, as each of the service's sessions has.
         config.models.runtime.pool(ash_models::available_cores()).1,
+        config.models.runtime.cpu_memory_arena,
     )
     .and_then(|mut b| b.commit_from_file(config.models.resolve(&definition.path)))
     .map_err(|e| anyhow::anyhow!("bare session: {e}"))?;

@@ -66,6 +66,10 @@ pub(super) fn derived_metrics(r: &Report) -> BTreeMap<String, f64> {
             / r.rss_after_warmup_kb.max(1) as f64,
     );
     m.insert(
+        "rss_worst_case_mb".into(),
+        r.rss_worst_case_kb as f64 / 1024.0,
+    );
+    m.insert(
         "config_cache_ratio".into(),
         r.config_uncached_ns / r.config_cached_ns,
     );

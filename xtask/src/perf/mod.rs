@@ -65,6 +65,8 @@ struct Report {
     rss_after_10k_kb: u64,
     rss_peak_kb: u64,
     requests_for_rss: u64,
+    /// RSS after the largest legal inputs (see `measure::worst_case_memory`).
+    rss_worst_case_kb: u64,
     config_cached_ns: f64,
     config_uncached_ns: f64,
     /// p50 of `/analyze` with 20 history items, and without, measured alternately.

@@ -40,10 +40,11 @@ pub(super) fn print_summary(checks: &[Check<'_>], r: &Report) {
         r.bare_batched_per_s
     );
     println!(
-        "RSS: after warmup {} MiB, after {} sequential requests {} MiB, peak (after the load tests) {} MiB; /analyze/batch(100) {:.1} ms vs 100 singles {:.1} ms",
+        "RSS: after warmup {} MiB, after {} sequential requests {} MiB, after the largest legal inputs {} MiB, peak {} MiB; /analyze/batch(100) {:.1} ms vs 100 singles {:.1} ms",
         r.rss_after_warmup_kb / 1024,
         r.requests_for_rss,
         r.rss_after_10k_kb / 1024,
+        r.rss_worst_case_kb / 1024,
         r.rss_peak_kb / 1024,
         r.batch_endpoint_ms,
         r.singles_100_ms

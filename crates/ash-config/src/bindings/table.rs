@@ -132,9 +132,21 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
     ),
     bind("NLP_HARDWARE_SESSIONS", Models, "runtime.sessions", Integer),
     bind(
+        "NLP_HARDWARE_CPU_MEMORY_ARENA",
+        Models,
+        "runtime.cpu_memory_arena",
+        Bool,
+    ),
+    bind(
         "NLP_HARDWARE_MAX_BATCH_SIZE",
         Models,
         "batching.max_batch_size",
+        Integer,
+    ),
+    bind(
+        "NLP_HARDWARE_MAX_TOKENS_PER_RUN",
+        Models,
+        "batching.max_tokens_per_run",
         Integer,
     ),
     bind(

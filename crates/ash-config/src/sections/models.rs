@@ -41,6 +41,10 @@ pub struct RuntimeConfig {
     /// small pieces. Capped at nine tenths of `server.request_timeout_ms`, so a slow batch comes
     /// back with degraded answers rather than a timeout error.
     pub bulk_inference_timeout_ms: u64,
+    /// ONNX Runtime's CPU memory arena: faster allocation, but it keeps the largest size any run
+    /// needed for the life of the process (a batch of long messages grows it by hundreds of MB).
+    /// Off, each run's memory is returned after it.
+    pub cpu_memory_arena: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +57,7 @@ impl Default for RuntimeConfig {
             execution_provider: ExecutionProvider::Cpu,
             inference_timeout_ms: 5_000,
             bulk_inference_timeout_ms: 8_000,
+            cpu_memory_arena: false,
         }
     }
 }
@@ -105,6 +110,11 @@ pub struct BatchingConfig {
     /// Most sequences in one run of bulk work (batches): a single message someone just wrote
     /// waits at most for one such run per session.
     pub bulk_max_batch_size: usize,
+    /// Most tokens (sequences × the longest of them, padding included) in one forward pass; a
+    /// larger batch is run in several passes. Bounds the memory one pass needs, which grows with
+    /// batch × length (attention: with length squared): 32 long messages at once would need
+    /// hundreds of MB more than short chat.
+    pub max_tokens_per_run: usize,
 }
 
 impl Default for BatchingConfig {
@@ -114,6 +124,7 @@ impl Default for BatchingConfig {
             max_wait_us: 0,
             queue_capacity: 1024,
             bulk_max_batch_size: 8,
+            max_tokens_per_run: 4096,
         }
     }
 }
@@ -256,6 +267,12 @@ impl Validate for ModelsConfig {
                 self.batching.bulk_max_batch_size,
                 1,
                 self.batching.max_batch_size.max(1),
+            );
+            v.range(
+                "max_tokens_per_run",
+                self.batching.max_tokens_per_run,
+                64,
+                1_048_576,
             );
         });
         v.at("models", |v| {
