@@ -7,8 +7,9 @@
 //!
 //! **Real-time before bulk.** There are two lanes. A single message someone just wrote
 //! ([`Priority::RealTime`]) is always taken before batch work ([`Priority::Bulk`]), and bulk work
-//! runs in small pieces (`bulk_max_batch_size` sequences), because a run cannot be paused: a
-//! real-time request waits at most for one such piece per session.
+//! runs in small pieces (at most `bulk_max_batch_size` sequences and, by a character estimate,
+//! `bulk_max_tokens_per_run` tokens), because a run cannot be paused: a real-time request waits at
+//! most for one such piece per session.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +45,8 @@ pub struct Worker {
     bulk: Sender<Job>,
     max_batch_size: usize,
     bulk_max_batch_size: usize,
+    bulk_max_tokens: usize,
+    max_length: usize,
 }
 
 /// How a worker pool batches.
@@ -52,8 +55,23 @@ pub struct Batching {
     pub max_batch_size: usize,
     /// Most sequences in one bulk run (a real-time request waits at most for one).
     pub bulk_max_batch_size: usize,
+    /// Most tokens (estimated from characters) in one bulk run: long messages go a few at a time.
+    pub bulk_max_tokens: usize,
+    /// The model's longest sequence in tokens (longer text is truncated).
+    pub max_length: usize,
     pub max_wait: Duration,
     pub queue_capacity: usize,
+}
+
+/// Tokens `input` will take, estimated without the tokenizer: chat text averages about four
+/// bytes a subword token, and the model truncates at `max_length`. Only sizes bulk pieces, so a
+/// rough figure is enough.
+fn estimated_tokens(input: &SequenceInput, max_length: usize) -> usize {
+    let chars = match input {
+        SequenceInput::Single(text) => text.len(),
+        SequenceInput::Pair(a, b) => a.len() + b.len(),
+    };
+    (chars / 4 + 2).min(max_length.max(1))
 }
 
 /// The two lanes, as one worker thread reads them.
@@ -99,6 +117,8 @@ impl Worker {
             bulk,
             max_batch_size,
             bulk_max_batch_size,
+            bulk_max_tokens: batching.bulk_max_tokens,
+            max_length: batching.max_length,
         })
     }
 
@@ -125,7 +145,15 @@ impl Worker {
         let mut receivers = Vec::new();
         let mut rest = inputs;
         while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(piece));
+            let take = match priority {
+                Priority::RealTime => rest.len().min(piece),
+                Priority::Bulk => piece_within_tokens(
+                    &rest[..rest.len().min(piece)],
+                    self.bulk_max_tokens,
+                    self.max_length,
+                ),
+            };
+            let tail = rest.split_off(take);
             let (reply, rx) = oneshot::channel();
             let job = Job {
                 inputs: rest,
@@ -194,6 +222,19 @@ impl Worker {
     }
 }
 
+/// How many of `inputs` (at least one) fit in `max_tokens`.
+fn piece_within_tokens(inputs: &[SequenceInput], max_tokens: usize, max_length: usize) -> usize {
+    let mut tokens = 0;
+    inputs
+        .iter()
+        .take_while(|input| {
+            tokens += estimated_tokens(input, max_length);
+            tokens <= max_tokens
+        })
+        .count()
+        .max(1)
+}
+
 /// The next job: real-time first; `None` once every handle is dropped.
 fn next_job(lanes: &Lanes) -> Option<(Job, Priority)> {
     use crossbeam_channel::TryRecvError::Disconnected;
@@ -222,7 +263,16 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
     let max_wait = batching.max_wait;
     let mut carried: Option<(Job, Priority)> = None;
     loop {
-        let Some((first, priority)) = carried.take().or_else(|| next_job(lanes)) else {
+        // A bulk job carried over from the last run does not go before real-time work.
+        let next = match carried.take() {
+            Some(bulk @ (_, Priority::Bulk)) if !lanes.realtime.is_empty() => {
+                carried = Some(bulk);
+                next_job(lanes)
+            }
+            Some(job) => Some(job),
+            None => next_job(lanes),
+        };
+        let Some((first, priority)) = next else {
             return; // every handle dropped: shut down
         };
         // A run takes jobs of one lane only: bulk pieces stay small, real-time runs stay fast.
@@ -234,10 +284,21 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
             Priority::RealTime => batching.max_batch_size,
             Priority::Bulk => batching.bulk_max_batch_size,
         };
+        let tokens_of = |job: &Job| -> usize {
+            job.inputs
+                .iter()
+                .map(|i| estimated_tokens(i, batching.max_length))
+                .sum()
+        };
+        let max_tokens = match priority {
+            Priority::RealTime => usize::MAX,
+            Priority::Bulk => batching.bulk_max_tokens,
+        };
         let mut jobs = vec![first];
         let mut size = jobs[0].inputs.len();
+        let mut tokens = tokens_of(&jobs[0]);
         let deadline = Instant::now() + max_wait;
-        while size < limit {
+        while size < limit && tokens < max_tokens {
             let next = match receiver.try_recv() {
                 Ok(job) => Some(job),
                 Err(_) if max_wait.is_zero() => None,
@@ -246,11 +307,13 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
                     .ok(),
             };
             let Some(job) = next else { break };
-            if size + job.inputs.len() > limit {
+            let job_tokens = tokens_of(&job);
+            if size + job.inputs.len() > limit || tokens.saturating_add(job_tokens) > max_tokens {
                 carried = Some((job, priority));
                 break;
             }
             size += job.inputs.len();
+            tokens += job_tokens;
             jobs.push(job);
         }
         // Callers that gave up (timeout, disconnected client) are not worth a forward pass.
@@ -285,5 +348,25 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(bytes: usize) -> SequenceInput {
+        SequenceInput::Single("a".repeat(bytes))
+    }
+
+    #[test]
+    fn bulk_pieces_hold_many_short_messages_but_few_long_ones() {
+        let short: Vec<SequenceInput> = (0..8).map(|_| text(40)).collect();
+        assert_eq!(piece_within_tokens(&short, 512, 256), 8);
+        // A 2,000-byte message is truncated at 256 tokens: two fit in 512.
+        let long: Vec<SequenceInput> = (0..8).map(|_| text(2_000)).collect();
+        assert_eq!(piece_within_tokens(&long, 512, 256), 2);
+        // One always goes, however long.
+        assert_eq!(piece_within_tokens(&long, 16, 256), 1);
     }
 }

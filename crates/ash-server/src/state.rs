@@ -161,12 +161,16 @@ impl AppState {
         self.pipeline.store(Arc::new(pipeline));
     }
 
-    /// Rate limit (per client address, unless `rate_exempt`) and concurrency limit, both
-    /// answered at once.
-    pub fn admit(
+    /// Rate limit (per client address, unless `rate_exempt`), then a concurrency permit: at once
+    /// (`wait` zero: batches, refused first under pressure) or within `wait` (a single message,
+    /// which queues briefly rather than being answered degraded: under a flood of clients the
+    /// full analyses keep their pace instead of sharing the cores with a storm of quick
+    /// degraded answers).
+    pub async fn admit(
         &self,
         client: SocketAddr,
         rate_exempt: bool,
+        wait: std::time::Duration,
     ) -> Result<OwnedSemaphorePermit, ApiError> {
         if let Some(limiter) = self.rate_limiter.as_ref().filter(|_| !rate_exempt)
             && let Err(not_until) = limiter.check_key(&client.ip())
@@ -179,7 +183,16 @@ impl AppState {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
-        Arc::clone(&self.permits).try_acquire_owned().map_err(|_| {
+        let permits = Arc::clone(&self.permits);
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) if wait.is_zero() => None,
+            Err(_) => tokio::time::timeout(wait, permits.acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
+        permit.ok_or_else(|| {
             metrics::counter!("ash_rejected_total", "reason" => "concurrency").increment(1);
             ApiError::overloaded()
         })

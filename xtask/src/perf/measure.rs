@@ -93,6 +93,9 @@ pub(super) fn service(
     (r.history_p50_ms, r.no_history_p50_ms) =
         history_latency(&agent, &server.base, plan.sequential / 2)?;
 
+    bar.set_message("single messages while 4 clients send batches of 100 long messages");
+    super::pressure::realtime_under_bulk(&server.base, Duration::from_secs(load_s * 2), r)?;
+
     bar.set_message("the largest legal inputs (batches of 100 x 10,000 characters, 32 at once)");
     worst_case_memory(&server.base)?;
     r.rss_worst_case_kb = rss_kb(pid, "VmRSS:");
@@ -102,6 +105,13 @@ pub(super) fn service(
         .args(["-TERM", &pid.to_string()])
         .status();
     drop(server);
+
+    bar.set_message(format!(
+        "goodput at 1x, 4x and 16x a concurrency limit of {}",
+        super::pressure::GOODPUT_LIMIT
+    ));
+    // At least 5 s a level: the ratio's 10% margin must not be eaten by a short sample's noise.
+    super::pressure::goodput(&binary, root, &data, Duration::from_secs(load_s.max(5)), r)?;
     bar.finish_and_clear();
     Ok(data)
 }
@@ -355,7 +365,7 @@ fn analyze(agent: &ureq::Agent, base: &str, message: &str) -> Result<bool> {
     Ok(ok)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -6,8 +6,8 @@
 //! can be, so a noisy shared machine moves both sides of each comparison together.
 //!
 //! The steps live in submodules: `baseline` (the model and configuration alone, in process),
-//! `measure` (the running service over HTTP), `budget` (derived figures and their limits) and
-//! `report` (terminal summary and files).
+//! `measure` (the running service over HTTP), `pressure` (bulk load and overload), `budget`
+//! (derived figures and their limits) and `report` (terminal summary and files).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +21,7 @@ use serde::Serialize;
 mod baseline;
 mod budget;
 mod measure;
+mod pressure;
 mod report;
 
 /// The fixed message mix: chat-length messages and a few long ones.
@@ -67,6 +68,16 @@ struct Report {
     requests_for_rss: u64,
     /// RSS after the largest legal inputs (see `measure::worst_case_memory`).
     rss_worst_case_kb: u64,
+    /// Single `/analyze` while bulk clients send long batches (`pressure::realtime_under_bulk`).
+    realtime_under_bulk_p99_ms: f64,
+    realtime_under_bulk_probes: u64,
+    realtime_under_bulk_degraded: u64,
+    realtime_under_bulk_refused: u64,
+    bulk_batches_during_probe: u64,
+    /// Full (not degraded) analyses per second at 1×, 4× and 16× the concurrency limit, and the
+    /// answers that were not full ones (`pressure::goodput`).
+    goodput_per_s: BTreeMap<usize, f64>,
+    goodput_not_full: BTreeMap<usize, u64>,
     config_cached_ns: f64,
     config_uncached_ns: f64,
     /// p50 of `/analyze` with 20 history items, and without, measured alternately.

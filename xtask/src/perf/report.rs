@@ -49,6 +49,25 @@ pub(super) fn print_summary(checks: &[Check<'_>], r: &Report) {
         r.batch_endpoint_ms,
         r.singles_100_ms
     );
+    println!(
+        "under bulk load ({} batches of 100 long messages sent): single /analyze p99 {:.1} ms (idle p99 {:.1} ms) over {} probes, {} degraded, {} refused; goodput (full analyses/s) at 1x/4x/16x the limit: {}; answers not full: {}",
+        r.bulk_batches_during_probe,
+        r.realtime_under_bulk_p99_ms,
+        r.http_p99_ms,
+        r.realtime_under_bulk_probes,
+        r.realtime_under_bulk_degraded,
+        r.realtime_under_bulk_refused,
+        r.goodput_per_s
+            .values()
+            .map(|g| format!("{g:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        r.goodput_not_full
+            .values()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" / "),
+    );
 }
 
 /// Writes the JSON, Markdown and SVG reports into `out_dir`.

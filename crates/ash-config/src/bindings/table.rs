@@ -24,6 +24,12 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         Integer,
     ),
     bind(
+        "NLP_SERVER_ADMISSION_WAIT_MS",
+        Server,
+        "admission_wait_ms",
+        Integer,
+    ),
+    bind(
         "NLP_SERVER_MAX_MESSAGE_CHARS",
         Server,
         "max_message_chars",
@@ -141,6 +147,12 @@ pub const ENV_BINDINGS: &[EnvBinding] = &[
         "NLP_HARDWARE_MAX_BATCH_SIZE",
         Models,
         "batching.max_batch_size",
+        Integer,
+    ),
+    bind(
+        "NLP_HARDWARE_BULK_MAX_TOKENS_PER_RUN",
+        Models,
+        "batching.bulk_max_tokens_per_run",
         Integer,
     ),
     bind(

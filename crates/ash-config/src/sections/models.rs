@@ -110,6 +110,9 @@ pub struct BatchingConfig {
     /// Most sequences in one run of bulk work (batches): a single message someone just wrote
     /// waits at most for one such run per session.
     pub bulk_max_batch_size: usize,
+    /// Most tokens in one run of bulk work, estimated from characters: long messages go a few at
+    /// a time, so a real-time message waits at most for one short run.
+    pub bulk_max_tokens_per_run: usize,
     /// Most tokens (sequences × the longest of them, padding included) in one forward pass; a
     /// larger batch is run in several passes. Bounds the memory one pass needs, which grows with
     /// batch × length (attention: with length squared): 32 long messages at once would need
@@ -124,6 +127,7 @@ impl Default for BatchingConfig {
             max_wait_us: 0,
             queue_capacity: 1024,
             bulk_max_batch_size: 8,
+            bulk_max_tokens_per_run: 256,
             max_tokens_per_run: 4096,
         }
     }
@@ -267,6 +271,12 @@ impl Validate for ModelsConfig {
                 self.batching.bulk_max_batch_size,
                 1,
                 self.batching.max_batch_size.max(1),
+            );
+            v.range(
+                "bulk_max_tokens_per_run",
+                self.batching.bulk_max_tokens_per_run,
+                16,
+                1_048_576,
             );
             v.range(
                 "max_tokens_per_run",

@@ -15,8 +15,12 @@ pub struct ServerConfig {
     pub port: u16,
     /// Whole-request deadline; past it the client gets 503 and the analysis is marked timed out.
     pub request_timeout_ms: u64,
-    /// Requests analysed at once; more get 503 with `Retry-After` at once instead of queueing.
+    /// Requests analysed at once. Beyond it a batch gets 503 with `Retry-After` at once; a single
+    /// message waits up to `admission_wait_ms`, then gets a pattern-only answer marked degraded.
     pub max_concurrent_requests: usize,
+    /// How long a single `/analyze` waits for a place under `max_concurrent_requests` before it is
+    /// answered degraded. Keep it well under the clients' timeout (the bot waits 5 s).
+    pub admission_wait_ms: u64,
     /// Longest message accepted, in characters (Unicode scalar values).
     pub max_message_chars: usize,
     /// Largest request body accepted, in bytes.
@@ -50,6 +54,7 @@ impl Default for ServerConfig {
             port: 8881,
             request_timeout_ms: 10_000,
             max_concurrent_requests: 256,
+            admission_wait_ms: 1_000,
             max_message_chars: 10_000,
             max_body_bytes: 4 * 1024 * 1024,
             max_batch_messages: 100,
@@ -148,6 +153,7 @@ impl Validate for ServerConfig {
             1,
             100_000,
         );
+        v.range("admission_wait_ms", self.admission_wait_ms, 0, 60_000);
         v.range("max_message_chars", self.max_message_chars, 1, 1_000_000);
         v.range(
             "max_body_bytes",

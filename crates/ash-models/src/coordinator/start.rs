@@ -174,6 +174,8 @@ fn load(
         Batching {
             max_batch_size: batching.max_batch_size,
             bulk_max_batch_size: batching.bulk_max_batch_size,
+            bulk_max_tokens: batching.bulk_max_tokens_per_run,
+            max_length: definition.max_length,
             max_wait: Duration::from_micros(batching.max_wait_us),
             queue_capacity: batching.queue_capacity,
         },

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ash_analysis::{Analyzer, Decision, HistoryEntry};
 use ash_config::Config;
@@ -199,10 +199,13 @@ pub(crate) async fn analyze(
     let config = &pipeline.config;
     let message = message_to_analyze(request.message, "message", config.server.max_message_chars)?;
     let messages = [message];
-    // A single message is the last thing refused: at the concurrency limit, or with every model
-    // queue full, it gets a fast pattern-only answer (floors included, marked degraded) instead
-    // of a 503, which the bot would count toward its breaker.
-    let permit = match state.admit(client, rate_limit_exempt(config, &headers, client)) {
+    // A single message is the last thing refused: at the concurrency limit it waits up to
+    // `server.admission_wait_ms` for a permit; past that, or with every model queue full, it gets
+    // a fast pattern-only answer (floors included, marked degraded) instead of a 503, which the
+    // bot would count toward its breaker.
+    let exempt = rate_limit_exempt(config, &headers, client);
+    let wait = Duration::from_millis(config.server.admission_wait_ms);
+    let permit = match state.admit(client, exempt, wait).await {
         Ok(permit) => Some(permit),
         Err(e) if e.is_overloaded() => None,
         Err(e) => return Err(e),
@@ -298,7 +301,8 @@ pub(crate) async fn analyze_batch(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let _permit = state.admit(client, rate_limit_exempt(config, &headers, client))?;
+    let exempt = rate_limit_exempt(config, &headers, client);
+    let _permit = state.admit(client, exempt, Duration::ZERO).await?;
     // Batches take the bulk lane: a single message someone just wrote goes first.
     let evidence = evidence_for(&state, config, &messages, Priority::Bulk).await?;
     let context = Context {

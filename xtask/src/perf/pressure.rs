@@ -1,0 +1,176 @@
+//! The service under pressure: single messages while bulk clients send long batches, and goodput
+//! when far more clients than the concurrency limit ask at once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::{MESSAGES, Report};
+use crate::server::{agent, start_server};
+
+/// How one `/analyze` came back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// 200 with the models' analysis.
+    Full,
+    /// 200, but degraded (patterns and floors only).
+    Degraded,
+    /// Anything else (503, 429, a broken connection).
+    Refused,
+}
+
+fn analyze(agent: &ureq::Agent, base: &str, message: &str) -> Outcome {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let Ok(mut response) = agent
+        .post(&format!("{base}/analyze"))
+        .header("content-type", "application/json")
+        .send(body.as_str())
+    else {
+        return Outcome::Refused;
+    };
+    if response.status() != 200 {
+        let _ = response.body_mut().read_to_vec();
+        return Outcome::Refused;
+    }
+    match response.body_mut().read_json::<serde_json::Value>() {
+        Ok(v) if v["is_degraded"] == false => Outcome::Full,
+        Ok(_) => Outcome::Degraded,
+        Err(_) => Outcome::Refused,
+    }
+}
+
+/// Bulk clients sending batches of this many messages of about this many characters each.
+const BULK_CLIENTS: usize = 4;
+const BULK_BATCH: usize = 100;
+const BULK_CHARS: usize = 2_000;
+
+/// Single `/analyze` requests, one after another for `duration`, while [`BULK_CLIENTS`] clients
+/// send batches of long messages without pause: the probe's p99, and how many probes came back
+/// degraded or refused.
+pub(super) fn realtime_under_bulk(base: &str, duration: Duration, r: &mut Report) -> Result<()> {
+    let long: String = MESSAGES[8..]
+        .iter()
+        .cycle()
+        .flat_map(|m| m.chars().chain(std::iter::once(' ')))
+        .take(BULK_CHARS)
+        .collect();
+    let batch = serde_json::json!({
+        "messages": (0..BULK_BATCH).map(|i| format!("{i} {long}")).collect::<Vec<_>>()
+    })
+    .to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let batches = Arc::new(AtomicU64::new(0));
+    let bulk: Vec<_> = (0..BULK_CLIENTS)
+        .map(|_| {
+            let (stop, batches, base, batch) = (
+                Arc::clone(&stop),
+                Arc::clone(&batches),
+                base.to_owned(),
+                batch.clone(),
+            );
+            std::thread::spawn(move || {
+                let agent = agent();
+                while !stop.load(Ordering::Relaxed) {
+                    let sent = agent
+                        .post(&format!("{base}/analyze/batch"))
+                        .header("content-type", "application/json")
+                        .send(batch.as_str());
+                    if let Ok(mut response) = sent {
+                        let _ = response.body_mut().read_to_vec();
+                    }
+                    batches.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Let the bulk lane fill before probing.
+    std::thread::sleep(Duration::from_millis(500));
+    let probe = agent();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    let mut i = 0;
+    while started.elapsed() < duration {
+        let t = Instant::now();
+        let outcome = analyze(&probe, base, MESSAGES[7 - i % 2]);
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        match outcome {
+            Outcome::Full => {}
+            Outcome::Degraded => r.realtime_under_bulk_degraded += 1,
+            Outcome::Refused => r.realtime_under_bulk_refused += 1,
+        }
+        i += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in bulk {
+        let _ = t.join();
+    }
+    latencies.sort_by(f64::total_cmp);
+    r.realtime_under_bulk_p99_ms = super::measure::percentile(&latencies, 99.0);
+    r.realtime_under_bulk_probes = latencies.len() as u64;
+    r.bulk_batches_during_probe = batches.load(Ordering::Relaxed);
+    Ok(())
+}
+
+/// The concurrency limit the goodput test runs under (small, so that 16 times it is reachable
+/// from one load generator on the same machine).
+pub(super) const GOODPUT_LIMIT: usize = 8;
+
+/// Full analyses per second with 1×, 4× and 16× [`GOODPUT_LIMIT`] clients asking without pause,
+/// on a server started with that limit. Beyond the limit a single message gets a fast degraded
+/// answer; goodput counts only the full ones.
+pub(super) fn goodput(
+    binary: &Path,
+    root: &Path,
+    data: &Path,
+    duration: Duration,
+    r: &mut Report,
+) -> Result<()> {
+    let limit = GOODPUT_LIMIT.to_string();
+    let (mut server, _) = start_server(
+        binary,
+        root,
+        data,
+        &[
+            ("GLOBAL_LOG_LEVEL", "warn"),
+            ("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", limit.as_str()),
+        ],
+    )?;
+    let mut goodput = BTreeMap::new();
+    for factor in [1usize, 4, 16] {
+        let clients = GOODPUT_LIMIT * factor;
+        let full = Arc::new(AtomicU64::new(0));
+        let other = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let threads: Vec<_> = (0..clients)
+            .map(|c| {
+                let (full, other, base) =
+                    (Arc::clone(&full), Arc::clone(&other), server.base.clone());
+                std::thread::spawn(move || {
+                    let agent = agent();
+                    let mut i = c;
+                    while started.elapsed() < duration {
+                        match analyze(&agent, &base, MESSAGES[i % MESSAGES.len()]) {
+                            Outcome::Full => full.fetch_add(1, Ordering::Relaxed),
+                            _ => other.fetch_add(1, Ordering::Relaxed),
+                        };
+                        i += clients;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        goodput.insert(factor, full.load(Ordering::Relaxed) as f64 / seconds);
+        r.goodput_not_full
+            .insert(factor, other.load(Ordering::Relaxed));
+    }
+    r.goodput_per_s = goodput;
+    server.terminate()?;
+    Ok(())
+}
