@@ -112,6 +112,9 @@ pub(super) fn service(
     ));
     // At least 5 s a level: the ratio's 10% margin must not be eaten by a short sample's noise.
     super::pressure::goodput(&binary, root, &data, Duration::from_secs(load_s.max(5)), r)?;
+
+    bar.set_message("throughput for each split of the cores into sessions x threads");
+    super::scaling::table(&binary, root, &data, Duration::from_secs(load_s), r)?;
     bar.finish_and_clear();
     Ok(data)
 }
@@ -146,11 +149,7 @@ fn sequential_latency(
         for k in i..(i + BLOCK).min(n) {
             let t = Instant::now();
             let body = serde_json::json!({"message": MESSAGES[k % MESSAGES.len()], "user_id": "perf", "channel_id": "perf"}).to_string();
-            let mut response = agent
-                .post(&format!("{base}/analyze"))
-                .header("content-type", "application/json")
-                .send(body)?;
-            let bytes = response.body_mut().read_to_vec()?;
+            let (_, bytes) = post_json(agent, &format!("{base}/analyze"), &body)?;
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
             let value: serde_json::Value = serde_json::from_slice(&bytes)?;
             server_ms.push(
@@ -209,12 +208,10 @@ fn worst_case_memory(base: &str) -> Result<()> {
         // session per model they run one piece at a time anyway.
         handles.push(scope.spawn(move || -> Result<u16> {
             for b in 0..2 {
-                let resp = agent()
-                    .post(&format!("{base}/analyze/batch"))
-                    .header("content-type", "application/json")
-                    .send(batch(b * 100).as_str())?;
-                if resp.status() != 200 {
-                    return Ok(resp.status().as_u16());
+                let (status, _) =
+                    post_json(&agent(), &format!("{base}/analyze/batch"), &batch(b * 100))?;
+                if status != 200 {
+                    return Ok(status);
                 }
             }
             Ok(200)
@@ -222,11 +219,7 @@ fn worst_case_memory(base: &str) -> Result<()> {
         for i in 0..32 {
             let body = serde_json::json!({ "message": long(1_000 + i) }).to_string();
             handles.push(scope.spawn(move || -> Result<u16> {
-                let resp = agent()
-                    .post(&format!("{base}/analyze"))
-                    .header("content-type", "application/json")
-                    .send(body.as_str())?;
-                Ok(resp.status().as_u16())
+                Ok(post_json(&agent(), &format!("{base}/analyze"), &body)?.0)
             }));
         }
         for h in handles {
@@ -251,13 +244,9 @@ fn batch_vs_singles(agent: &ureq::Agent, base: &str) -> Result<(f64, f64)> {
     let mut best_singles = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
-        let mut resp = agent
-            .post(&format!("{base}/analyze/batch"))
-            .header("content-type", "application/json")
-            .send(batch_body.as_str())?;
-        let _ = resp.body_mut().read_to_vec()?;
-        if resp.status() != 200 {
-            bail!("/analyze/batch failed with {}", resp.status());
+        let (status, _) = post_json(agent, &format!("{base}/analyze/batch"), &batch_body)?;
+        if status != 200 {
+            bail!("/analyze/batch failed with {status}");
         }
         best_batch = best_batch.min(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
@@ -296,13 +285,9 @@ fn history_latency(agent: &ureq::Agent, base: &str, pairs: usize) -> Result<(f64
                 body["message_history"] = serde_json::json!(h);
             }
             let t = Instant::now();
-            let mut response = agent
-                .post(&format!("{base}/analyze"))
-                .header("content-type", "application/json")
-                .send(body.to_string())?;
-            let _ = response.body_mut().read_to_vec()?;
-            if response.status() != 200 {
-                bail!("/analyze with history failed with {}", response.status());
+            let (status, _) = post_json(agent, &format!("{base}/analyze"), &body.to_string())?;
+            if status != 200 {
+                bail!("/analyze with history failed with {status}");
             }
             into.push(t.elapsed().as_secs_f64() * 1000.0);
         }
@@ -318,7 +303,12 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Requests per second at `concurrency`, for `duration` (and at most `max_requests`).
-fn load(base: &str, concurrency: usize, duration: Duration, max_requests: u64) -> (f64, u64, u64) {
+pub(super) fn load(
+    base: &str,
+    concurrency: usize,
+    duration: Duration,
+    max_requests: u64,
+) -> (f64, u64, u64) {
     let done = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -354,15 +344,18 @@ fn load(base: &str, concurrency: usize, duration: Duration, max_requests: u64) -
 
 /// One `/analyze` request; whether it was answered 200.
 fn analyze(agent: &ureq::Agent, base: &str, message: &str) -> Result<bool> {
-    let body = serde_json::json!({"message": message, "user_id": "perf", "channel_id": "perf"})
-        .to_string();
+    let body = serde_json::json!({"message": message, "user_id": "perf", "channel_id": "perf"});
+    Ok(post_json(agent, &format!("{base}/analyze"), &body.to_string())?.0 == 200)
+}
+
+/// POSTs a JSON body and reads the whole answer: its status and body.
+pub(super) fn post_json(agent: &ureq::Agent, url: &str, body: &str) -> Result<(u16, Vec<u8>)> {
     let mut response = agent
-        .post(&format!("{base}/analyze"))
+        .post(url)
         .header("content-type", "application/json")
         .send(body)?;
-    let ok = response.status() == 200;
-    let _ = response.body_mut().read_to_vec()?;
-    Ok(ok)
+    let bytes = response.body_mut().read_to_vec()?;
+    Ok((response.status().as_u16(), bytes))
 }
 
 pub(super) fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -6,7 +6,8 @@
 //! can be, so a noisy shared machine moves both sides of each comparison together.
 //!
 //! The steps live in submodules: `baseline` (the model and configuration alone, in process),
-//! `measure` (the running service over HTTP), `pressure` (bulk load and overload), `budget`
+//! `measure` (the running service over HTTP), `pressure` (bulk load and overload), `scaling`
+//! (sessions × threads), `budget`
 //! (derived figures and their limits) and `report` (terminal summary and files).
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ mod budget;
 mod measure;
 mod pressure;
 mod report;
+mod scaling;
 
 /// The fixed message mix: chat-length messages and a few long ones.
 const MESSAGES: &[&str] = &[
@@ -78,6 +80,8 @@ struct Report {
     /// answers that were not full ones (`pressure::goodput`).
     goodput_per_s: BTreeMap<usize, f64>,
     goodput_not_full: BTreeMap<usize, u64>,
+    /// Throughput for each split of the cores into sessions × threads (`scaling`).
+    scaling: Vec<scaling::ScalingRow>,
     config_cached_ns: f64,
     config_uncached_ns: f64,
     /// p50 of `/analyze` with 20 history items, and without, measured alternately.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::measure::post_json;
 use super::{MESSAGES, Report};
 use crate::server::{agent, start_server};
 
@@ -25,21 +26,13 @@ enum Outcome {
 
 fn analyze(agent: &ureq::Agent, base: &str, message: &str) -> Outcome {
     let body = serde_json::json!({ "message": message }).to_string();
-    let Ok(mut response) = agent
-        .post(&format!("{base}/analyze"))
-        .header("content-type", "application/json")
-        .send(body.as_str())
-    else {
-        return Outcome::Refused;
-    };
-    if response.status() != 200 {
-        let _ = response.body_mut().read_to_vec();
-        return Outcome::Refused;
-    }
-    match response.body_mut().read_json::<serde_json::Value>() {
-        Ok(v) if v["is_degraded"] == false => Outcome::Full,
-        Ok(_) => Outcome::Degraded,
-        Err(_) => Outcome::Refused,
+    match post_json(agent, &format!("{base}/analyze"), &body) {
+        Ok((200, bytes)) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v) if v["is_degraded"] == false => Outcome::Full,
+            Ok(_) => Outcome::Degraded,
+            Err(_) => Outcome::Refused,
+        },
+        _ => Outcome::Refused,
     }
 }
 
@@ -75,13 +68,8 @@ pub(super) fn realtime_under_bulk(base: &str, duration: Duration, r: &mut Report
             std::thread::spawn(move || {
                 let agent = agent();
                 while !stop.load(Ordering::Relaxed) {
-                    let sent = agent
-                        .post(&format!("{base}/analyze/batch"))
-                        .header("content-type", "application/json")
-                        .send(batch.as_str());
-                    if let Ok(mut response) = sent {
-                        let _ = response.body_mut().read_to_vec();
-                    }
+                    // Refused or timed-out batches are part of the load, not a failure here.
+                    let _ = post_json(&agent, &format!("{base}/analyze/batch"), &batch);
                     batches.fetch_add(1, Ordering::Relaxed);
                 }
             })

@@ -68,6 +68,24 @@ pub(super) fn print_summary(checks: &[Check<'_>], r: &Report) {
             .collect::<Vec<_>>()
             .join(" / "),
     );
+    println!(
+        "scaling at 64 clients (sessions x threads: req/s): {}",
+        r.scaling
+            .iter()
+            .map(|row| format!(
+                "{}x{}: {:.0}{}",
+                row.sessions,
+                row.threads,
+                row.requests_per_s,
+                if row.errors > 0 {
+                    format!(" ({} errors)", row.errors)
+                } else {
+                    String::new()
+                }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 /// Writes the JSON, Markdown and SVG reports into `out_dir`.

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    Embed, Kind, LabelContext, RoleDefinitions, class_names, label, logit_rows, role_labels,
-};
+use super::{Embed, Kind, LabelContext, RoleDefinitions, class_names, label, role_labels};
 use crate::error::ModelError;
 use crate::labels::{ModelLabels, PreparedLabel, RoleLabels};
 use crate::onnx::SequenceInput;
@@ -13,25 +11,6 @@ use crate::scoring;
 pub(crate) struct Classifier;
 
 impl Kind for Classifier {
-    fn preferred_outputs(&self) -> &'static [&'static str] {
-        &["logits"]
-    }
-
-    fn names_classes(&self) -> bool {
-        true
-    }
-
-    fn rows(
-        &self,
-        dims: &[usize],
-        data: &[f32],
-        _mask: &[i64],
-        batch: usize,
-        _seq_len: usize,
-    ) -> Option<Vec<Vec<f32>>> {
-        logit_rows(dims, data, batch)
-    }
-
     /// Every class must be given a severity: a class left out would silently carry probability
     /// that no label accounts for.
     fn prepare(

@@ -62,22 +62,33 @@ impl LabelContext<'_> {
 
 /// What differs between model kinds.
 pub(crate) trait Kind: Sync {
-    /// Output names to read, most preferred first (else the model's first output).
-    fn preferred_outputs(&self) -> &'static [&'static str];
+    /// Output names to read, most preferred first (else the model's first output). By default
+    /// the logits of a sequence classifier.
+    fn preferred_outputs(&self) -> &'static [&'static str] {
+        &["logits"]
+    }
 
-    /// Whether the output classes need names (`id2label`).
-    fn names_classes(&self) -> bool;
+    /// Whether the output classes need names (`id2label`); classifiers' do.
+    fn names_classes(&self) -> bool {
+        true
+    }
 
     /// One row per sequence from the output tensor (`dims` its shape, `mask` the attention mask of
-    /// the `[batch, seq_len]` input); `None` when the shape is not what this kind produces.
+    /// the `[batch, seq_len]` input); `None` when the shape is not what this kind produces. By
+    /// default one row of logits per sequence.
     fn rows(
         &self,
         dims: &[usize],
         data: &[f32],
-        mask: &[i64],
+        _mask: &[i64],
         batch: usize,
-        seq_len: usize,
-    ) -> Option<Vec<Vec<f32>>>;
+        _seq_len: usize,
+    ) -> Option<Vec<Vec<f32>>> {
+        match dims {
+            [b, c] if *b == batch => Some(data.chunks_exact(*c).map(<[f32]>::to_vec).collect()),
+            _ => None,
+        }
+    }
 
     /// Prepares the model's roles for the label set (fills `prepared.roles`, and any index the
     /// kind needs).
@@ -146,14 +157,6 @@ pub(crate) fn role_labels(role: &str, weight: f64, labels: Vec<PreparedLabel>) -
         role: role.to_owned(),
         weight,
         labels,
-    }
-}
-
-/// Rows of a `[batch, classes]` logits output (NLI and classifiers).
-pub(crate) fn logit_rows(dims: &[usize], data: &[f32], batch: usize) -> Option<Vec<Vec<f32>>> {
-    match dims {
-        [b, c] if *b == batch => Some(data.chunks_exact(*c).map(<[f32]>::to_vec).collect()),
-        _ => None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! the message, and the entailment logits across a role's hypotheses become its distribution
 //! (or, multi-label, each hypothesis's entailment against its contradiction).
 
-use super::{Embed, Kind, LabelContext, RoleDefinitions, label, logit_rows, role_labels};
+use super::{Embed, Kind, LabelContext, RoleDefinitions, label, role_labels};
 use crate::error::ModelError;
 use crate::labels::{ModelLabels, PreparedLabel, RoleLabels};
 use crate::onnx::{ModelSignature, SequenceInput};
@@ -14,25 +14,6 @@ const WARM_UP_HYPOTHESIS: &str = "This message expresses distress.";
 pub(crate) struct Nli;
 
 impl Kind for Nli {
-    fn preferred_outputs(&self) -> &'static [&'static str] {
-        &["logits"]
-    }
-
-    fn names_classes(&self) -> bool {
-        true
-    }
-
-    fn rows(
-        &self,
-        dims: &[usize],
-        data: &[f32],
-        _mask: &[i64],
-        batch: usize,
-        _seq_len: usize,
-    ) -> Option<Vec<Vec<f32>>> {
-        logit_rows(dims, data, batch)
-    }
-
     fn prepare(
         &self,
         cx: &LabelContext<'_>,
