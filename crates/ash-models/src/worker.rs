@@ -7,8 +7,8 @@
 //!
 //! **Real-time before bulk.** There are two lanes. A single message someone just wrote
 //! ([`Priority::RealTime`]) is always taken before batch work ([`Priority::Bulk`]), and bulk work
-//! runs in small pieces (at most `bulk_max_batch_size` sequences and, by a character estimate,
-//! `bulk_max_tokens_per_run` tokens), because a run cannot be paused: a real-time request waits at
+//! runs in small pieces (at most `bulk_max_batch_size` sequences and, estimated from the text's
+//! length, `bulk_max_tokens_per_run` tokens), because a run cannot be paused: a real-time request waits at
 //! most for one such piece per session.
 
 use std::sync::Arc;
@@ -55,7 +55,8 @@ pub struct Batching {
     pub max_batch_size: usize,
     /// Most sequences in one bulk run (a real-time request waits at most for one).
     pub bulk_max_batch_size: usize,
-    /// Most tokens (estimated from characters) in one bulk run: long messages go a few at a time.
+    /// Most tokens (estimated from the text's length) in one bulk run: long messages go a few at a
+    /// time.
     pub bulk_max_tokens: usize,
     /// The model's longest sequence in tokens (longer text is truncated).
     pub max_length: usize,
@@ -67,11 +68,11 @@ pub struct Batching {
 /// bytes a subword token, and the model truncates at `max_length`. Only sizes bulk pieces, so a
 /// rough figure is enough.
 fn estimated_tokens(input: &SequenceInput, max_length: usize) -> usize {
-    let chars = match input {
+    let bytes = match input {
         SequenceInput::Single(text) => text.len(),
         SequenceInput::Pair(a, b) => a.len() + b.len(),
     };
-    (chars / 4 + 2).min(max_length.max(1))
+    (bytes / 4 + 2).min(max_length.max(1))
 }
 
 /// The two lanes, as one worker thread reads them.
