@@ -281,14 +281,27 @@ const WARM_UP_MESSAGES: [&str; 3] = [
 /// answers are not looked at.
 fn warm_analysis(coordinator: &ModelCoordinator, pipeline: &crate::state::Pipeline) {
     let started = Instant::now();
-    for (text, outputs) in WARM_UP_MESSAGES
+    // One at a time, as messages arrive: the allocator is left in the state single messages
+    // need, not the one the model warm-up's large batches left behind.
+    let outputs: Vec<_> = WARM_UP_MESSAGES
         .iter()
-        .zip(coordinator.infer_batch_blocking(&WARM_UP_MESSAGES))
-    {
-        let _ = pipeline
-            .analyzer
-            .analyze(text, ash_types::ModelEvidence::Outputs(&outputs));
-    }
+        .flat_map(|text| coordinator.infer_batch_blocking(&[text]))
+        .collect();
+    // The pattern matchers keep lazily built state per thread that uses them: analysing on as
+    // many threads at once as requests will use leaves that many warm states for them to take.
+    std::thread::scope(|scope| {
+        for _ in 0..ash_models::available_cores().max(2) {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    for (text, outputs) in WARM_UP_MESSAGES.iter().zip(&outputs) {
+                        let _ = pipeline
+                            .analyzer
+                            .analyze(text, ash_types::ModelEvidence::Outputs(outputs));
+                    }
+                }
+            });
+        }
+    });
     tracing::info!(
         warmup_ms = started.elapsed().as_millis() as u64,
         "analysis warmed"

@@ -22,13 +22,14 @@ pub(super) fn print_summary(checks: &[Check<'_>], r: &Report) {
         );
     }
     println!(
-        "\nHTTP latency p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms; in the handler p50 {:.2} ms; bare session.run p50 {:.2} ms; first request {:.2} ms",
+        "\nHTTP latency p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms; in the handler p50 {:.2} ms; bare session.run p50 {:.2} ms; first request {:.2} ms (same message warm {:.2} ms)",
         r.http_p50_ms,
         r.http_p95_ms,
         r.http_p99_ms,
         r.server_p50_ms,
         r.bare_p50_ms,
-        r.first_request_ms
+        r.first_request_ms,
+        r.warm_same_message_ms
     );
     println!(
         "throughput (req/s): {}; bare batched {:.0} msg/s",

@@ -315,35 +315,39 @@ pub(crate) async fn analyze_batch(
     let model_info = state.model_info();
     let config_generation = pipeline.generation;
     let mut levels = Vec::with_capacity(messages.len());
-    let results: Vec<_> = messages
-        .iter()
-        .zip(&evidence)
-        .enumerate()
-        .map(|(i, (text, ev))| {
-            let decision = context.analyze_one(text.as_deref(), ev.as_ref());
-            levels.push(decision.level);
-            analyze_response(
-                &decision,
-                &RequestMeta {
-                    request_id: format!("{}/{i}", request_id.0),
-                    received_at: now,
-                    processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
-                    include_explanation: request.include_explanation,
-                    verbosity: request.explanation_verbosity.unwrap_or(Verbosity::Standard),
-                    include_context_analysis: request.include_context_analysis,
-                    model_info: model_info.clone(),
-                    config_generation,
-                },
-            )
-        })
-        .collect();
-    let body = BatchResponse {
-        count: results.len(),
-        results,
-        processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
-        request_id: request_id.0.clone(),
-    };
-    let mut response = Json(body).into_response();
+    // A batch's analysis and answer are CPU work of up to tens of milliseconds: off the async
+    // threads, so that a single message arriving meanwhile is not held behind it.
+    let mut response = off_async_threads(|| {
+        let results: Vec<_> = messages
+            .iter()
+            .zip(&evidence)
+            .enumerate()
+            .map(|(i, (text, ev))| {
+                let decision = context.analyze_one(text.as_deref(), ev.as_ref());
+                levels.push(decision.level);
+                analyze_response(
+                    &decision,
+                    &RequestMeta {
+                        request_id: format!("{}/{i}", request_id.0),
+                        received_at: now,
+                        processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+                        include_explanation: request.include_explanation,
+                        verbosity: request.explanation_verbosity.unwrap_or(Verbosity::Standard),
+                        include_context_analysis: request.include_context_analysis,
+                        model_info: model_info.clone(),
+                        config_generation,
+                    },
+                )
+            })
+            .collect();
+        let body = BatchResponse {
+            count: results.len(),
+            results,
+            processing_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+            request_id: request_id.0.clone(),
+        };
+        Json(body).into_response()
+    });
     response.extensions_mut().insert(RequestOutcome {
         level: levels.iter().max().copied(),
         degraded: None,
@@ -351,6 +355,15 @@ pub(crate) async fn analyze_batch(
         message_hash: String::new(),
     });
     Ok(response)
+}
+
+/// Runs CPU-bound work without blocking the async worker it is on: tokio moves that worker's
+/// other tasks elsewhere meanwhile (multi-threaded runtime; on a single-threaded one, in place).
+fn off_async_threads<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 /// This module's routes, each with its OpenAPI path (declared once, by its `#[utoipa::path]`).
