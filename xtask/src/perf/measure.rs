@@ -312,31 +312,60 @@ fn median(values: &mut [f64]) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Requests per second at `concurrency`, for `duration` (and at most `max_requests`).
+/// Requests per second at `concurrency`, for `duration` (and at most `max_requests`): the rate,
+/// the count, and how many failed.
 pub(super) fn load(
     base: &str,
     concurrency: usize,
     duration: Duration,
     max_requests: u64,
 ) -> (f64, u64, u64) {
+    let run = closed_loop(
+        base,
+        concurrency,
+        duration,
+        max_requests,
+        |agent, base, message| matches!(analyze(agent, base, message), Ok(true)),
+    );
+    (
+        run.total as f64 / run.seconds,
+        run.total,
+        run.total - run.passed,
+    )
+}
+
+/// What a closed-loop run did.
+pub(super) struct ClosedLoop {
+    pub total: u64,
+    /// Answers `check` accepted.
+    pub passed: u64,
+    pub seconds: f64,
+}
+
+/// `clients` threads sending the message mix one request after another for `duration` (and at
+/// most `max_requests` in all), each answer judged by `check`.
+pub(super) fn closed_loop(
+    base: &str,
+    clients: usize,
+    duration: Duration,
+    max_requests: u64,
+    check: fn(&ureq::Agent, &str, &str) -> bool,
+) -> ClosedLoop {
     let done = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
+    let passed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let threads: Vec<_> = (0..concurrency)
+    let threads: Vec<_> = (0..clients)
         .map(|t| {
-            let (done, errors, base) = (Arc::clone(&done), Arc::clone(&errors), base.to_owned());
+            let (done, passed, base) = (Arc::clone(&done), Arc::clone(&passed), base.to_owned());
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut i = t;
                 while started.elapsed() < duration && done.load(Ordering::Relaxed) < max_requests {
-                    match analyze(&agent, &base, MESSAGES[i % MESSAGES.len()]) {
-                        Ok(true) => {}
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                    if check(&agent, &base, MESSAGES[i % MESSAGES.len()]) {
+                        passed.fetch_add(1, Ordering::Relaxed);
                     }
                     done.fetch_add(1, Ordering::Relaxed);
-                    i += concurrency;
+                    i += clients;
                 }
             })
         })
@@ -344,12 +373,11 @@ pub(super) fn load(
     for t in threads {
         let _ = t.join();
     }
-    let n = done.load(Ordering::Relaxed);
-    (
-        n as f64 / started.elapsed().as_secs_f64(),
-        n,
-        errors.load(Ordering::Relaxed),
-    )
+    ClosedLoop {
+        total: done.load(Ordering::Relaxed),
+        passed: passed.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// One `/analyze` request; whether it was answered 200.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::measure::post_json;
+use super::measure::{closed_loop, post_json};
 use super::{MESSAGES, Report};
 use crate::server::{agent, start_server};
 
@@ -103,37 +103,6 @@ pub(super) fn realtime_under_bulk(base: &str, duration: Duration, r: &mut Report
     Ok(())
 }
 
-/// Full analyses per second from `clients` closed-loop clients over `duration`, and how many
-/// answers were not full ones.
-fn closed_loop(base: &str, clients: usize, duration: Duration) -> (f64, u64) {
-    let full = Arc::new(AtomicU64::new(0));
-    let other = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let (full, other, base) = (Arc::clone(&full), Arc::clone(&other), base.to_owned());
-            std::thread::spawn(move || {
-                let agent = agent();
-                let mut i = c;
-                while started.elapsed() < duration {
-                    match analyze(&agent, &base, MESSAGES[i % MESSAGES.len()]) {
-                        Outcome::Full => full.fetch_add(1, Ordering::Relaxed),
-                        _ => other.fetch_add(1, Ordering::Relaxed),
-                    };
-                    i += clients;
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        let _ = t.join();
-    }
-    (
-        full.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
-        other.load(Ordering::Relaxed),
-    )
-}
-
 /// The concurrency limit the goodput test runs under (small, so that 16 times it is reachable
 /// from one load generator on the same machine).
 pub(super) const GOODPUT_LIMIT: usize = 8;
@@ -166,9 +135,18 @@ pub(super) fn goodput(
     let mut not_full: BTreeMap<usize, u64> = BTreeMap::new();
     for _ in 0..ROUNDS {
         for factor in [1usize, 4, 16] {
-            let (per_s, other) = closed_loop(&server.base, GOODPUT_LIMIT * factor, duration);
-            samples.entry(factor).or_default().push(per_s);
-            *not_full.entry(factor).or_default() += other;
+            let run = closed_loop(
+                &server.base,
+                GOODPUT_LIMIT * factor,
+                duration,
+                u64::MAX,
+                |agent, base, message| analyze(agent, base, message) == Outcome::Full,
+            );
+            samples
+                .entry(factor)
+                .or_default()
+                .push(run.passed as f64 / run.seconds);
+            *not_full.entry(factor).or_default() += run.total - run.passed;
         }
     }
     let goodput = samples
