@@ -218,13 +218,7 @@ fn serve(
 /// failed and a degraded start is not allowed, or loading crashed).
 async fn attach_models(state: &AppState, config: &Arc<Config>, boot: Instant) -> Option<ExitCode> {
     let model_config = Arc::clone(config);
-    let pipeline = state.pipeline();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let coordinator = ModelCoordinator::start(&model_config);
-        warm_analysis(&coordinator, &pipeline);
-        coordinator
-    })
-    .await;
+    let loaded = tokio::task::spawn_blocking(move || ModelCoordinator::start(&model_config)).await;
     let coordinator = match loaded {
         Ok(c) => c,
         Err(e) => {
@@ -266,46 +260,6 @@ async fn attach_models(state: &AppState, config: &Arc<Config>, boot: Instant) ->
     state.models.store(Some(Arc::new(coordinator)));
     state.set_phase(Phase::Ready);
     None
-}
-
-/// Messages the analysis is warmed with: chat, distress and explicit intent, so every pattern
-/// family's matcher and the decision's paths have run once before the first real message.
-const WARM_UP_MESSAGES: [&str; 3] = [
-    "hey, anyone around tonight? long day but i'm ok",
-    "i feel so alone lately and nothing helps anymore",
-    "i have the pills ready and i'm saying goodbye tonight",
-];
-
-/// Runs the whole analysis (models, patterns, decision) on a few messages, so the first real
-/// message does not pay for matchers and caches built on first use. Not a health check: the
-/// answers are not looked at.
-fn warm_analysis(coordinator: &ModelCoordinator, pipeline: &crate::state::Pipeline) {
-    let started = Instant::now();
-    // One at a time, as messages arrive: the allocator is left in the state single messages
-    // need, not the one the model warm-up's large batches left behind.
-    let outputs: Vec<_> = WARM_UP_MESSAGES
-        .iter()
-        .flat_map(|text| coordinator.infer_batch_blocking(&[text]))
-        .collect();
-    // The pattern matchers keep lazily built state per thread that uses them: analysing on as
-    // many threads at once as requests will use leaves that many warm states for them to take.
-    std::thread::scope(|scope| {
-        for _ in 0..ash_models::available_cores().max(2) {
-            scope.spawn(|| {
-                for _ in 0..20 {
-                    for (text, outputs) in WARM_UP_MESSAGES.iter().zip(&outputs) {
-                        let _ = pipeline
-                            .analyzer
-                            .analyze(text, ash_types::ModelEvidence::Outputs(outputs));
-                    }
-                }
-            });
-        }
-    });
-    tracing::info!(
-        warmup_ms = started.elapsed().as_millis() as u64,
-        "analysis warmed"
-    );
 }
 
 /// Waits for the server to stop (signal or failure), then gives in-flight requests the grace
