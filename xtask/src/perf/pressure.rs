@@ -2,16 +2,15 @@
 //! when far more clients than the concurrency limit ask at once.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::measure::{closed_loop, post_json};
+use super::measure::{Launcher, closed_loop, post_json};
 use super::{MESSAGES, Report};
-use crate::server::{agent, start_server};
+use crate::server::agent;
 
 /// How one `/analyze` came back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,23 +109,10 @@ pub(super) const GOODPUT_LIMIT: usize = 8;
 /// Full analyses per second with 1×, 4× and 16× [`GOODPUT_LIMIT`] clients asking without pause,
 /// on a server started with that limit. Beyond the limit a single message gets a fast degraded
 /// answer; goodput counts only the full ones.
-pub(super) fn goodput(
-    binary: &Path,
-    root: &Path,
-    data: &Path,
-    duration: Duration,
-    r: &mut Report,
-) -> Result<()> {
+pub(super) fn goodput(launcher: &Launcher<'_>, duration: Duration, r: &mut Report) -> Result<()> {
     let limit = GOODPUT_LIMIT.to_string();
-    let (mut server, _) = start_server(
-        binary,
-        root,
-        data,
-        &[
-            ("GLOBAL_LOG_LEVEL", "warn"),
-            ("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", limit.as_str()),
-        ],
-    )?;
+    let (mut server, _) =
+        launcher.start(&[("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", limit.as_str())])?;
     // Rounds of the three levels, interleaved, each figure the median of its rounds: a shared
     // machine's speed drifts within a minute, and a ratio of figures taken at different times
     // would measure the drift.

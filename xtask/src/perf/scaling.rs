@@ -3,14 +3,12 @@
 //! `runtime.intra_threads`). Reported, not budgeted: it is the table that chose the `auto` rule
 //! (sessions of two threads), and the one to read on a bigger machine.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::Report;
-use super::measure::load;
-use crate::server::start_server;
+use super::measure::{Launcher, load};
 
 /// Clients sending without pause.
 const CLIENTS: usize = 64;
@@ -26,26 +24,13 @@ fn grid(cores: usize) -> Vec<(usize, usize)> {
 }
 
 /// Requests per second at [`CLIENTS`] clients for each split, one server start each.
-pub(super) fn table(
-    binary: &Path,
-    root: &Path,
-    data: &Path,
-    duration: Duration,
-    r: &mut Report,
-) -> Result<()> {
+pub(super) fn table(launcher: &Launcher<'_>, duration: Duration, r: &mut Report) -> Result<()> {
     for (sessions, threads) in grid(r.machine_cores) {
         let (s, t) = (sessions.to_string(), threads.to_string());
-        let (mut server, _) = start_server(
-            binary,
-            root,
-            data,
-            &[
-                ("GLOBAL_LOG_LEVEL", "warn"),
-                ("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", "1024"),
-                ("NLP_HARDWARE_SESSIONS", s.as_str()),
-                ("NLP_HARDWARE_INTRA_THREADS", t.as_str()),
-            ],
-        )?;
+        let (mut server, _) = launcher.start(&[
+            ("NLP_HARDWARE_SESSIONS", s.as_str()),
+            ("NLP_HARDWARE_INTRA_THREADS", t.as_str()),
+        ])?;
         let (rps, _, errors) = load(&server.base, CLIENTS, duration, u64::MAX);
         server.terminate()?;
         r.scaling.push(ScalingRow {
