@@ -43,7 +43,7 @@ pub(super) fn derived_metrics(r: &Report) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
     m.insert(
         "cold_start_ratio".into(),
-        r.first_request_ms / r.warm_same_message_ms,
+        r.first_request_ms / r.http_p50_ms,
     );
     m.insert("startup_to_ready_s".into(), r.startup_to_ready_s);
     m.insert("overhead_ratio_p50".into(), r.overhead_ratio);

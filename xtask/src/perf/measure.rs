@@ -57,11 +57,10 @@ pub(super) fn service(
     let server = cold_start()?;
     r.startup_to_ready_s = median(&mut ready);
     r.first_request_ms = median(&mut first);
-    // The same message, warm, on the same server and connection: the first request's yardstick
-    // (the p50 of the whole mix would compare one message with others of other lengths). The
-    // mean, not the median: on a shared 2-core machine warm latencies of one message fall into
-    // two modes (about 4.4 and 6 ms here, in runs), and a median flips between them with the
-    // proportions, so a ratio against it moved by a third from run to run.
+    // The same message warm, reported beside the first request (the budget compares the first
+    // with the steady p50 of the mix). The mean, not the median: on a shared 2-core machine warm
+    // latencies of one message fall into two modes (about 4.4 and 6 ms, in runs), and a median
+    // flips between them with the proportions.
     let mut warm = Vec::new();
     for _ in 0..40 {
         let t = Instant::now();

@@ -50,7 +50,7 @@ struct Report {
     machine_cores: usize,
     startup_to_ready_s: f64,
     first_request_ms: f64,
-    /// Mean of the same message once warm (the first request's yardstick).
+    /// Mean of the same message once warm (reported beside the first request).
     warm_same_message_ms: f64,
     http_p50_ms: f64,
     http_p95_ms: f64,
