@@ -68,6 +68,10 @@ pub struct CorpusMessage {
     /// Levels an evaluation accepts, when the message honestly sits between two.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept: Vec<CrisisLevel>,
+    /// The pass it was written in (its file's stem): each pass is one voice, so cross-validation
+    /// that holds out whole passes estimates how the head reads a voice it has never seen.
+    #[serde(skip)]
+    pub source: String,
 }
 
 impl CorpusMessage {
@@ -128,11 +132,15 @@ pub fn read_corpus(dir: &Path) -> Result<Corpus, DatasetError> {
             if line.trim().is_empty() {
                 continue;
             }
-            let message: CorpusMessage =
+            let mut message: CorpusMessage =
                 serde_json::from_str(line).map_err(|e| DatasetError::Format {
                     path: file.clone(),
                     message: format!("line {}: {e}", number + 1),
                 })?;
+            message.source = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if !message.accept.is_empty() && !message.accept.contains(&message.level) {
                 return Err(DatasetError::Format {
                     path: file.clone(),
@@ -174,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn accept_must_contain_the_level_and_repeats_are_dropped() {
+    fn accept_must_contain_the_level_repeats_are_dropped_and_the_pass_is_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("a.jsonl");
         std::fs::write(
@@ -185,6 +193,10 @@ mod tests {
         .expect("write");
         let corpus = read_corpus(dir.path()).expect("corpus");
         assert_eq!((corpus.messages.len(), corpus.duplicates), (1, 1));
+        assert_eq!(
+            corpus.messages[0].source, "a",
+            "the pass is the file's stem"
+        );
         std::fs::write(
             &path,
             "{\"text\":\"x\",\"level\":\"high\",\"category\":\"a.b\",\"accept\":[\"low\",\"medium\"]}\n",

@@ -23,6 +23,8 @@ pub(crate) struct Example {
     /// Levels counted as correct (rank).
     pub accept: Vec<usize>,
     pub category: String,
+    /// The corpus pass (one voice) it was written in.
+    pub source: String,
     pub split: Split,
     /// The lowest level the pattern floors allow (rank), as the decision applies them.
     pub floor: usize,
@@ -187,6 +189,7 @@ fn example(m: &CorpusMessage, x: Vec<f32>, floor: usize, embedding: &[f32]) -> E
         y: m.level.rank() as usize,
         accept: m.expected().iter().map(|l| l.rank() as usize).collect(),
         category: m.category.clone(),
+        source: m.source.clone(),
         split: m.split(),
         embedding: embedding.to_vec(),
     }

@@ -15,23 +15,30 @@ const EMBEDDING_SCALE: f32 = 3.0;
 /// Floor supports tried on validation (the configuration caps it at 0.2).
 const FLOOR_SUPPORT_GRID: [f64; 6] = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2];
 
-fn params(kind: Kind, y: &[usize]) -> Params {
-    // L2 of the logistic head ≈ 1 / (2·C·n) with C = 3, the strength cross-validation preferred.
-    let (epochs, learning_rate, l2) = match kind {
+/// L2 penalty of the logistic head on the mean weighted loss (≈ 1 / (2·C·n): C ≈ 2 at the
+/// corpus's n ≈ 6,000), the strength with the lowest cost in cross-validation grouped by corpus
+/// pass (`--tune-l2`: stronger penalties caught a few more crises there but cost more false
+/// alarms than they saved).
+const LOGISTIC_L2: f64 = 4e-5;
+/// The strengths `--tune-l2` compares.
+pub(crate) const LOGISTIC_L2_GRID: [f64; 4] = [4e-5, 2e-4, 1e-3, 4e-3];
+
+fn params(kind: Kind, y: &[usize], l2: Option<f64>) -> Params {
+    let (epochs, learning_rate, default_l2) = match kind {
         Kind::Mlp { .. } => (200, 0.01, 1e-4),
-        _ => (500, 0.05, 4e-5),
+        _ => (500, 0.05, LOGISTIC_L2),
     };
     Params {
         epochs,
         learning_rate,
-        l2,
+        l2: l2.unwrap_or(default_l2),
         class_weights: fit::class_weights(y, 1.2),
         seed: SEED,
     }
 }
 
-/// A trained head (logistic or MLP) fitted on `train`.
-pub(crate) fn fit_head(kind: Kind, train: &[&Example]) -> Result<Vec<HeadLayer>> {
+/// A trained head (logistic or MLP) fitted on `train`, with the kind's L2 unless `l2` is given.
+pub(crate) fn fit_head(kind: Kind, train: &[&Example], l2: Option<f64>) -> Result<Vec<HeadLayer>> {
     let x: Vec<&[f32]> = train.iter().map(|e| e.x.as_slice()).collect();
     let y: Vec<usize> = train.iter().map(|e| e.y).collect();
     let embedding_dim = train.first().map_or(0, |e| e.embedding.len());
@@ -39,15 +46,16 @@ pub(crate) fn fit_head(kind: Kind, train: &[&Example]) -> Result<Vec<HeadLayer>>
         kind,
         &x,
         &y,
-        &params(kind, &y),
+        &params(kind, &y, l2),
         embedding_dim,
         EMBEDDING_SCALE,
     )
 }
 
-/// Logits of `kind` trained on `train`, for `query`.
+/// Logits of `kind` trained on `train` (with `l2` as in [`fit_head`]), for `query`.
 pub(crate) fn train_and_score(
     kind: Kind,
+    l2: Option<f64>,
     train: &[&Example],
     query: &[&Example],
 ) -> Result<Vec<Vec<f64>>> {
@@ -61,7 +69,7 @@ pub(crate) fn train_and_score(
             .map(|q| fit::nearest_exemplar_logits(&pairs, &q.embedding, k))
             .collect());
     }
-    let layers = fit_head(kind, train)?;
+    let layers = fit_head(kind, train, l2)?;
     let head = RiskHeadConfig {
         layers,
         ..RiskHeadConfig::default()

@@ -2,7 +2,8 @@
 //! and a report under `target/train/`. Run it through `cargo xtask train`.
 //!
 //! Steps: embed the corpus once (cached); compute the served features; compare nearest
-//! exemplars, logistic regression and an MLP by 5-fold cross-validation on train; fit the chosen
+//! exemplars, logistic regression and an MLP by 5-fold cross-validation on train (folds grouped by
+//! corpus pass, so each message is judged by a head that never saw its voice); fit the chosen
 //! kind on train; calibrate a temperature and choose level thresholds on validation; report
 //! validation, test, leave-one-subcategory-out on train, and optionally the v3.1 phrase set
 //! (reported only: never used to fit or choose anything).
@@ -65,6 +66,10 @@ struct Cli {
     /// Also write the features of every message to `<out>/features.jsonl` (for analysis).
     #[arg(long)]
     dump_features: bool,
+    /// Only compare the logistic head's L2 strengths (cross-validation grouped by corpus pass)
+    /// and print the table; writes nothing.
+    #[arg(long)]
+    tune_l2: bool,
 }
 
 fn main() -> Result<()> {
@@ -92,21 +97,25 @@ fn main() -> Result<()> {
         test.len()
     );
 
-    // 1. Candidates by 5-fold cross-validation on train (pooled out-of-fold predictions).
+    if cli.tune_l2 {
+        println!("{}", evaluate::tune_l2(&train, &spec)?);
+        return Ok(());
+    }
+
+    // 1. Candidates by 5-fold cross-validation on train, grouped by pass (pooled out-of-fold).
     let mut md = String::from("# Risk head training report\n\n");
     md.push_str(&format!(
         "Corpus sha256 `{}`: {} messages (train {}, validation {}, test {}); features: {} embedding + {} families + {} flags + {} hashed.\n\n",
         corpus.sha256, examples.len(), train.len(), val.len(), test.len(), spec.features.embedding_dim, spec.features.families.len(), ash_config::FLAG_INPUTS, cli.hashed_buckets
     ));
-    let (candidates, kind) = evaluate::choose_kind(&train, &spec)?;
-    md.push_str(&candidates);
+    md.push_str(&evaluate::compare_kinds(&train, &spec)?);
 
     let splits = Splits {
         train: &train,
         val: &val,
         test: &test,
     };
-    let head = final_head(&cli, &config, &spec, kind, splits, &corpus, &mut md)?;
+    let head = final_head(&cli, &config, &spec, splits, &corpus, &mut md)?;
     println!("{md}");
     if cli.check {
         return artefact::check(&cli.artefact, &head);
@@ -154,34 +163,49 @@ struct Splits<'a, 'e> {
     test: &'a [&'e Example],
 }
 
-/// Steps 2 to 4: fits `kind` on train, calibrates it on validation, scores test, leave one
-/// subcategory out and the extra phrase sets, and writes the report folder. Returns the head to
-/// ship, with its figures and version.
+/// Steps 2 to 4: fits each trained kind on train and calibrates it on validation, keeps the one
+/// with the lower validation cost, scores test, leave one subcategory out and the extra phrase
+/// sets, and writes the report folder. Returns the head to ship, with its figures and version.
 fn final_head(
     cli: &Cli,
     config: &Arc<Config>,
     spec: &RiskHeadConfig,
-    kind: Kind,
     splits: Splits<'_, '_>,
     corpus: &Corpus,
     md: &mut String,
 ) -> Result<RiskHeadConfig> {
-    // 2. Fit on train; calibrate and choose thresholds on validation.
-    let layers = heads::fit_head(kind, splits.train)?;
-    let fitted = RiskHeadConfig {
-        layers,
-        temperature: 1.0,
-        ..spec.clone()
-    };
-    let logits_of = |set: &[&Example]| -> Vec<Vec<f64>> {
-        set.iter()
-            .map(|e| ash_analysis::head::logits(&fitted, &e.x))
-            .collect()
-    };
-    let val_set = heads::scored(splits.val, logits_of(splits.val));
-    let mut head = heads::calibrated(&val_set, &fitted);
+    // 2. Fit on train; calibrate and choose thresholds on validation; the lower cost ships.
+    md.push_str("## Trained kinds on validation (each calibrated there)\n\n| head | accuracy | high/critical recall | crisis answered none | cost |\n|---|---|---|---|---|\n");
+    let mut best: Option<(f64, Kind, RiskHeadConfig, RiskHeadConfig)> = None;
+    for kind in evaluate::TRAINED_KINDS {
+        let fitted = RiskHeadConfig {
+            layers: heads::fit_head(kind, splits.train, None)?,
+            temperature: 1.0,
+            ..spec.clone()
+        };
+        let val_set = heads::scored(splits.val, logits_of(&fitted, splits.val));
+        let head = heads::calibrated(&val_set, &fitted);
+        let (f, _) = select::figures(&head, &val_set);
+        md.push_str(&format!(
+            "| {} | {:.1}% | {:.1}% | {} | {:.0} |\n",
+            kind.name(),
+            f.accuracy * 100.0,
+            f.crisis_recall * 100.0,
+            f.crisis_as_none,
+            f.cost
+        ));
+        if best.as_ref().is_none_or(|(c, ..)| f.cost < *c) {
+            best = Some((f.cost, kind, fitted, head));
+        }
+    }
+    let (_, kind, fitted, mut head) = best.context("no trained kind")?;
+    md.push_str(&format!(
+        "\nShipped: **{}** (the lower validation cost).\n\n",
+        kind.name()
+    ));
+    let val_set = heads::scored(splits.val, logits_of(&fitted, splits.val));
     let (val_f, _) = select::figures(&head, &val_set);
-    let test_set = heads::scored(splits.test, logits_of(splits.test));
+    let test_set = heads::scored(splits.test, logits_of(&fitted, splits.test));
     let (test_f, _) = select::figures(&head, &test_set);
     md.push_str(&format!(
         "Temperature {:.3}; floor support {:.2}; thresholds on P(level or above): low {:.2}, medium {:.2}, high {:.2}, critical {:.2}.\n\n",
@@ -227,4 +251,11 @@ fn final_head(
     head.version = format!("{}-{}", kind.name(), &corpus.sha256[..12]);
     report::write_files(&cli.out, md, &head, &val_set, &val_f, &test_f)?;
     Ok(head)
+}
+
+/// The head's logits for each example of `set`.
+fn logits_of(head: &RiskHeadConfig, set: &[&Example]) -> Vec<Vec<f64>> {
+    set.iter()
+        .map(|e| ash_analysis::head::logits(head, &e.x))
+        .collect()
 }
