@@ -45,14 +45,7 @@ pub(crate) fn compare_kinds(train: &[&Example], spec: &RiskHeadConfig) -> Result
         let set = scored(train, logits);
         let head = calibrated(&set, spec);
         let (f, _) = select::figures(&head, &set);
-        md.push_str(&format!(
-            "| {} | {:.1}% | {:.1}% | {} | {:.0} |\n",
-            kind.name(),
-            f.accuracy * 100.0,
-            f.crisis_recall * 100.0,
-            f.crisis_as_none,
-            f.cost
-        ));
+        md.push_str(&report::comparison_row(&kind.name(), &f));
     }
     bar.finish_and_clear();
     md.push('\n');
@@ -71,13 +64,7 @@ pub(crate) fn tune_l2(train: &[&Example], spec: &RiskHeadConfig) -> Result<Strin
         let logits = out_of_fold_logits(Kind::Logistic, Some(l2), train, &folds, &bar)?;
         let set = scored(train, logits);
         let (f, _) = select::figures(&calibrated(&set, spec), &set);
-        md.push_str(&format!(
-            "| {l2:e} | {:.1}% | {:.1}% | {} | {:.0} |\n",
-            f.accuracy * 100.0,
-            f.crisis_recall * 100.0,
-            f.crisis_as_none,
-            f.cost
-        ));
+        md.push_str(&report::comparison_row(&format!("{l2:e}"), &f));
     }
     bar.finish_and_clear();
     Ok(md)

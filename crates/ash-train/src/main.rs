@@ -186,14 +186,7 @@ fn final_head(
         let val_set = heads::scored(splits.val, logits_of(&fitted, splits.val));
         let head = heads::calibrated(&val_set, &fitted);
         let (f, _) = select::figures(&head, &val_set);
-        md.push_str(&format!(
-            "| {} | {:.1}% | {:.1}% | {} | {:.0} |\n",
-            kind.name(),
-            f.accuracy * 100.0,
-            f.crisis_recall * 100.0,
-            f.crisis_as_none,
-            f.cost
-        ));
+        md.push_str(&report::comparison_row(&kind.name(), &f));
         if best.as_ref().is_none_or(|(c, ..)| f.cost < *c) {
             best = Some((f.cost, kind, fitted, head));
         }

@@ -156,3 +156,14 @@ pub(crate) fn reliability_svg(title: &str, bins: &[(f64, f64, usize)]) -> String
          <text x=\"210\" y=\"385\" text-anchor=\"middle\">confidence of the top level (bars: accuracy; dots: mean confidence; counts below)</text></svg>\n"
     )
 }
+
+/// One row of a comparison table: `| name | accuracy | recall | crises answered none | cost |`.
+pub(crate) fn comparison_row(name: &str, f: &Figures) -> String {
+    format!(
+        "| {name} | {:.1}% | {:.1}% | {} | {:.0} |\n",
+        f.accuracy * 100.0,
+        f.crisis_recall * 100.0,
+        f.crisis_as_none,
+        f.cost
+    )
+}
