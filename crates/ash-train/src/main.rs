@@ -3,8 +3,9 @@
 //!
 //! Steps: embed the corpus once (cached); compute the served features; compare nearest
 //! exemplars, logistic regression and an MLP by 5-fold cross-validation on train (folds grouped by
-//! corpus pass, so each message is judged by a head that never saw its voice); fit the chosen
-//! kind on train; calibrate a temperature and choose level thresholds on validation; report
+//! corpus pass, so each message is judged by a head that never saw its voice); fit the trained
+//! kinds on train, calibrate a temperature and choose level thresholds for each on validation,
+//! and ship the one with the lower validation cost; report
 //! validation, test, leave-one-subcategory-out on train, and optionally the v3.1 phrase set
 //! (reported only: never used to fit or choose anything).
 
