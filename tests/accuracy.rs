@@ -125,11 +125,13 @@ struct Floors {
 }
 
 /// Measured when the shipped head was trained (`cargo xtask eval --dataset data/corpus --split
-/// test`): overall 77.0%, high/critical recall 89.8%, `none` 77.1%, 7 crises answered none (the
-/// previous head on this same split: 74.1%, 84.8%, 4).
+/// test`, 1,352 messages): overall 78.3%, high/critical recall 87.1%, `none` 80.0%, 14 crises
+/// answered none. The split grew with six new passes whose crises are hard (the previous head
+/// answered 15 of them none on this split; on the 1,036 messages the split held before, the
+/// shipped head answers 6 none where the previous one answered 7).
 const TEST_SPLIT_FLOORS: Floors = Floors {
-    overall: 0.75,
-    crisis_recall: 0.87,
-    none: 0.74,
-    crisis_as_none: 8,
+    overall: 0.76,
+    crisis_recall: 0.85,
+    none: 0.77,
+    crisis_as_none: 16,
 };
