@@ -8,8 +8,8 @@ use ash_analysis::{Analyzer, Decision, HistoryEntry};
 use ash_config::Config;
 use ash_models::Priority;
 use ash_response::{
-    AnalyzeRequest, AnalyzeResponse, BatchRequest, BatchResponse, RequestMeta, Verbosity,
-    analyze_response,
+    AnalyzeRequest, AnalyzeResponse, BatchEntry, BatchRequest, BatchResponse, RequestMeta,
+    Verbosity, analyze_response,
 };
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -257,6 +257,36 @@ pub(crate) async fn analyze(
     Ok(response)
 }
 
+/// A batch's messages, checked: present, 1 to `server.max_batch_messages` of them, each present
+/// and not too long (a blank one is answered as "nothing to analyse", `None`). Errors name the
+/// index of the item at fault.
+fn batch_messages(
+    items: Option<Vec<BatchEntry>>,
+    config: &Config,
+) -> Result<Vec<Option<String>>, ApiError> {
+    let items = items.ok_or_else(|| ApiError::MissingField {
+        field: "messages".into(),
+    })?;
+    let limit = config.server.max_batch_messages;
+    if items.is_empty() || items.len() > limit {
+        return Err(ApiError::BatchSize {
+            count: items.len(),
+            limit,
+        });
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            message_to_analyze(
+                item.into_message(),
+                &format!("messages[{i}].message"),
+                config.server.max_message_chars,
+            )
+        })
+        .collect()
+}
+
 /// Analyse 1–100 messages in one call; results come back in order.
 #[utoipa::path(post, tag = "analyze",
     path = "/analyze/batch",
@@ -280,27 +310,7 @@ pub(crate) async fn analyze_batch(
     let started = Instant::now();
     let now = jiff::Timestamp::now();
     let config = &pipeline.config;
-    let items = request.messages.ok_or_else(|| ApiError::MissingField {
-        field: "messages".into(),
-    })?;
-    let limit = config.server.max_batch_messages;
-    if items.is_empty() || items.len() > limit {
-        return Err(ApiError::BatchSize {
-            count: items.len(),
-            limit,
-        });
-    }
-    let messages = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            message_to_analyze(
-                item.into_message(),
-                &format!("messages[{i}].message"),
-                config.server.max_message_chars,
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let messages = batch_messages(request.messages, config)?;
     let exempt = rate_limit_exempt(config, &headers, client);
     let _permit = state.admit(client, exempt, Duration::ZERO).await?;
     // Batches take the bulk lane: a single message someone just wrote goes first.
