@@ -322,31 +322,37 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
         if jobs.is_empty() {
             continue;
         }
-        let sizes: Vec<usize> = jobs.iter().map(|j| j.inputs.len()).collect();
-        let inputs: Vec<SequenceInput> = jobs
-            .iter_mut()
-            .flat_map(|j| std::mem::take(&mut j.inputs))
-            .collect();
-        metrics::histogram!("ash_model_batch_size", "model" => name.to_owned())
-            .record(inputs.len() as f64);
-        metrics::gauge!("ash_model_queue_depth", "model" => name.to_owned())
-            .set((lanes.realtime.len() + lanes.bulk.len()) as f64);
-        let started = Instant::now();
-        let result = model.run(&inputs);
-        metrics::histogram!("ash_inference_duration_seconds", "model" => name.to_owned())
-            .record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(mut rows) => {
-                for (job, size) in jobs.into_iter().zip(sizes).rev() {
-                    let tail = rows.split_off(rows.len() - size);
-                    let _ = job.reply.send(Ok(tail));
-                }
+        run_jobs(name, &mut model, jobs, lanes);
+    }
+}
+
+/// One forward pass over the jobs' inputs together; each job gets its own rows back (or the
+/// error), and the batch size, queue depth and inference time go to the metrics.
+fn run_jobs(name: &str, model: &mut OnnxModel, mut jobs: Vec<Job>, lanes: &Lanes) {
+    let sizes: Vec<usize> = jobs.iter().map(|j| j.inputs.len()).collect();
+    let inputs: Vec<SequenceInput> = jobs
+        .iter_mut()
+        .flat_map(|j| std::mem::take(&mut j.inputs))
+        .collect();
+    metrics::histogram!("ash_model_batch_size", "model" => name.to_owned())
+        .record(inputs.len() as f64);
+    metrics::gauge!("ash_model_queue_depth", "model" => name.to_owned())
+        .set((lanes.realtime.len() + lanes.bulk.len()) as f64);
+    let started = Instant::now();
+    let result = model.run(&inputs);
+    metrics::histogram!("ash_inference_duration_seconds", "model" => name.to_owned())
+        .record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(mut rows) => {
+            for (job, size) in jobs.into_iter().zip(sizes).rev() {
+                let tail = rows.split_off(rows.len() - size);
+                let _ = job.reply.send(Ok(tail));
             }
-            Err(error) => {
-                tracing::error!(error = %error, batch = inputs.len(), "inference failed");
-                for job in jobs {
-                    let _ = job.reply.send(Err(error.clone()));
-                }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, batch = inputs.len(), "inference failed");
+            for job in jobs {
+                let _ = job.reply.send(Err(error.clone()));
             }
         }
     }
