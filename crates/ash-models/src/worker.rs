@@ -25,6 +25,8 @@ pub type Rows = Vec<Vec<f32>>;
 
 struct Job {
     inputs: Vec<SequenceInput>,
+    /// Tokens `inputs` will take, estimated once when the job is cut (sizes bulk runs).
+    tokens: usize,
     reply: oneshot::Sender<Result<Rows, ModelError>>,
 }
 
@@ -139,25 +141,20 @@ impl Worker {
         priority: Priority,
         wait_for_space: bool,
     ) -> Result<Vec<oneshot::Receiver<Result<Rows, ModelError>>>, ModelError> {
-        let (sender, piece) = match priority {
-            Priority::RealTime => (&self.realtime, self.max_batch_size),
-            Priority::Bulk => (&self.bulk, self.bulk_max_batch_size),
+        let (sender, piece, max_tokens) = match priority {
+            Priority::RealTime => (&self.realtime, self.max_batch_size, usize::MAX),
+            Priority::Bulk => (&self.bulk, self.bulk_max_batch_size, self.bulk_max_tokens),
         };
         let mut receivers = Vec::new();
         let mut rest = inputs;
         while !rest.is_empty() {
-            let take = match priority {
-                Priority::RealTime => rest.len().min(piece),
-                Priority::Bulk => piece_within_tokens(
-                    &rest[..rest.len().min(piece)],
-                    self.bulk_max_tokens,
-                    self.max_length,
-                ),
-            };
+            let (take, tokens) =
+                piece_within_tokens(&rest[..rest.len().min(piece)], max_tokens, self.max_length);
             let tail = rest.split_off(take);
             let (reply, rx) = oneshot::channel();
             let job = Job {
                 inputs: rest,
+                tokens,
                 reply,
             };
             let sent = if wait_for_space {
@@ -223,17 +220,22 @@ impl Worker {
     }
 }
 
-/// How many of `inputs` (at least one) fit in `max_tokens`.
-fn piece_within_tokens(inputs: &[SequenceInput], max_tokens: usize, max_length: usize) -> usize {
-    let mut tokens = 0;
-    inputs
-        .iter()
-        .take_while(|input| {
-            tokens += estimated_tokens(input, max_length);
-            tokens <= max_tokens
-        })
-        .count()
-        .max(1)
+/// How many of `inputs` (at least one) fit in `max_tokens`, and the tokens they take.
+fn piece_within_tokens(
+    inputs: &[SequenceInput],
+    max_tokens: usize,
+    max_length: usize,
+) -> (usize, usize) {
+    let (mut count, mut tokens) = (0, 0usize);
+    for input in inputs {
+        let more = estimated_tokens(input, max_length);
+        if count > 0 && tokens.saturating_add(more) > max_tokens {
+            break;
+        }
+        count += 1;
+        tokens = tokens.saturating_add(more);
+    }
+    (count, tokens)
 }
 
 /// The next job: real-time first; `None` once every handle is dropped.
@@ -285,19 +287,13 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
             Priority::RealTime => batching.max_batch_size,
             Priority::Bulk => batching.bulk_max_batch_size,
         };
-        let tokens_of = |job: &Job| -> usize {
-            job.inputs
-                .iter()
-                .map(|i| estimated_tokens(i, batching.max_length))
-                .sum()
-        };
         let max_tokens = match priority {
             Priority::RealTime => usize::MAX,
             Priority::Bulk => batching.bulk_max_tokens,
         };
         let mut jobs = vec![first];
         let mut size = jobs[0].inputs.len();
-        let mut tokens = tokens_of(&jobs[0]);
+        let mut tokens = jobs[0].tokens;
         let deadline = Instant::now() + max_wait;
         while size < limit && tokens < max_tokens {
             let next = match receiver.try_recv() {
@@ -308,13 +304,12 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
                     .ok(),
             };
             let Some(job) = next else { break };
-            let job_tokens = tokens_of(&job);
-            if size + job.inputs.len() > limit || tokens.saturating_add(job_tokens) > max_tokens {
+            if size + job.inputs.len() > limit || tokens.saturating_add(job.tokens) > max_tokens {
                 carried = Some((job, priority));
                 break;
             }
             size += job.inputs.len();
-            tokens += job_tokens;
+            tokens += job.tokens;
             jobs.push(job);
         }
         // Callers that gave up (timeout, disconnected client) are not worth a forward pass.
@@ -369,11 +364,11 @@ mod tests {
     #[test]
     fn bulk_pieces_hold_many_short_messages_but_few_long_ones() {
         let short: Vec<SequenceInput> = (0..8).map(|_| text(40)).collect();
-        assert_eq!(piece_within_tokens(&short, 512, 256), 8);
+        assert_eq!(piece_within_tokens(&short, 512, 256), (8, 96));
         // A 2,000-byte message is truncated at 256 tokens: two fit in 512.
         let long: Vec<SequenceInput> = (0..8).map(|_| text(2_000)).collect();
-        assert_eq!(piece_within_tokens(&long, 512, 256), 2);
+        assert_eq!(piece_within_tokens(&long, 512, 256), (2, 512));
         // One always goes, however long.
-        assert_eq!(piece_within_tokens(&long, 16, 256), 1);
+        assert_eq!(piece_within_tokens(&long, 16, 256), (1, 256));
     }
 }
