@@ -7,8 +7,8 @@
 //!
 //! The steps live in submodules: `baseline` (the model and configuration alone, in process),
 //! `measure` (the running service over HTTP), `pressure` (bulk load and overload), `scaling`
-//! (sessions × threads), `budget`
-//! (derived figures and their limits) and `report` (terminal summary and files).
+//! (sessions × threads), `budget` (derived figures and their limits) and `report` (terminal
+//! summary and files).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -173,6 +173,16 @@ fn build_release(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `chars` characters of the message mix, from message `seed` on in steps of seven (every message
+/// comes round: the mix has twelve), so texts of different seeds differ.
+fn long_text(seed: usize, chars: usize) -> String {
+    (0..)
+        .map(|k| MESSAGES[(seed + 7 * k) % MESSAGES.len()])
+        .flat_map(|m| m.chars().chain(std::iter::once(' ')))
+        .take(chars)
+        .collect()
+}
+
 /// A spinner on stderr, so stdout carries only the results.
 fn spinner(msg: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
@@ -183,4 +193,15 @@ fn spinner(msg: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message(msg.to_owned());
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_texts_have_the_length_asked_and_differ_by_seed() {
+        let a = super::long_text(0, 10_000);
+        assert_eq!(a.chars().count(), 10_000);
+        assert_ne!(a, super::long_text(1, 10_000));
+        assert_eq!(super::long_text(8, 40), super::long_text(8, 2_000)[..40]);
+    }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::measure::{Launcher, closed_loop, post_json};
+use super::measure::{Launcher, closed_loop, median, post_json};
 use super::{MESSAGES, Report};
 use crate::server::agent;
 
@@ -44,12 +44,7 @@ const BULK_CHARS: usize = 2_000;
 /// send batches of long messages without pause: the probe's p99, and how many probes came back
 /// degraded or refused.
 pub(super) fn realtime_under_bulk(base: &str, duration: Duration, r: &mut Report) -> Result<()> {
-    let long: String = MESSAGES[8..]
-        .iter()
-        .cycle()
-        .flat_map(|m| m.chars().chain(std::iter::once(' ')))
-        .take(BULK_CHARS)
-        .collect();
+    let long = super::long_text(8, BULK_CHARS);
     let batch = serde_json::json!({
         "messages": (0..BULK_BATCH).map(|i| format!("{i} {long}")).collect::<Vec<_>>()
     })
@@ -137,10 +132,7 @@ pub(super) fn goodput(launcher: &Launcher<'_>, duration: Duration, r: &mut Repor
     }
     let goodput = samples
         .into_iter()
-        .map(|(factor, mut v)| {
-            v.sort_by(f64::total_cmp);
-            (factor, v[v.len() / 2])
-        })
+        .map(|(factor, mut v)| (factor, median(&mut v)))
         .collect();
     r.goodput_not_full = not_full;
     r.goodput_per_s = goodput;
