@@ -77,9 +77,9 @@ pub(super) fn derived_metrics(r: &Report) -> BTreeMap<String, f64> {
         "realtime_under_bulk_not_full".into(),
         (r.realtime_under_bulk_degraded + r.realtime_under_bulk_refused) as f64,
     );
-    let goodput = |factor: usize| r.goodput_per_s.get(&factor).copied().unwrap_or(f64::NAN);
-    m.insert("goodput_4x_ratio".into(), goodput(4) / goodput(1));
-    m.insert("goodput_16x_ratio".into(), goodput(16) / goodput(1));
+    let goodput_ratio = |factor: usize| r.goodput_ratio.get(&factor).copied().unwrap_or(f64::NAN);
+    m.insert("goodput_4x_ratio".into(), goodput_ratio(4));
+    m.insert("goodput_16x_ratio".into(), goodput_ratio(16));
     m.insert(
         "config_cache_ratio".into(),
         r.config_uncached_ns / r.config_cached_ns,

@@ -39,8 +39,13 @@ pub(super) fn service(
     let mut cold_start = || -> Result<Server> {
         let (server, ready_s) = launcher.start(&[])?;
         // The connection is opened first, as the warm requests' is: what is compared is the
-        // first analysis, not the first TCP handshake.
-        agent.get(&format!("{}/health", server.base)).call()?;
+        // first analysis, not the first TCP handshake. The body is read to its end, or the
+        // agent could not keep the connection for the next request.
+        agent
+            .get(&format!("{}/health", server.base))
+            .call()?
+            .body_mut()
+            .read_to_vec()?;
         let t = Instant::now();
         if !analyze(&agent, &server.base, MESSAGES[1])? {
             bail!("the first request failed");
@@ -336,48 +341,90 @@ pub(super) fn load(
     let run = closed_loop(
         base,
         concurrency,
-        duration,
+        Window {
+            settle: Duration::ZERO,
+            measure: duration,
+        },
         max_requests,
         |agent, base, message| matches!(analyze(agent, base, message), Ok(true)),
     );
-    (
-        run.total as f64 / run.seconds,
-        run.total,
-        run.total - run.passed,
-    )
+    (run.rate(), run.total, run.failed)
+}
+
+/// The time a closed-loop run counts: answers that arrive in the first `settle` (connections
+/// opening, the first queue filling) or after `measure` (the queue draining as clients stop) are
+/// not the steady state the rate is meant to describe.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Window {
+    pub settle: Duration,
+    pub measure: Duration,
 }
 
 /// What a closed-loop run did.
 pub(super) struct ClosedLoop {
+    /// Every answer, in or out of the window.
     pub total: u64,
-    /// Answers `check` accepted.
-    pub passed: u64,
+    /// Answers `check` refused, in or out of the window.
+    pub failed: u64,
+    /// Answers `check` accepted that arrived inside the window.
+    pub passed_in_window: u64,
+    /// Every answer that arrived inside the window.
+    pub answered_in_window: u64,
+    /// How long the window lasted (shorter than `measure` when `max_requests` ended the run).
     pub seconds: f64,
 }
 
-/// `clients` threads sending the message mix one request after another for `duration` (and at
-/// most `max_requests` in all), each answer judged by `check`.
+impl ClosedLoop {
+    /// Answers per second inside the window.
+    pub(super) fn rate(&self) -> f64 {
+        self.answered_in_window as f64 / self.seconds
+    }
+
+    /// Accepted answers per second inside the window.
+    pub(super) fn passed_rate(&self) -> f64 {
+        self.passed_in_window as f64 / self.seconds
+    }
+}
+
+/// `clients` threads sending the message mix one request after another until the window ends
+/// (and at most `max_requests` in all), each answer judged by `check`.
 pub(super) fn closed_loop(
     base: &str,
     clients: usize,
-    duration: Duration,
+    window: Window,
     max_requests: u64,
     check: fn(&ureq::Agent, &str, &str) -> bool,
 ) -> ClosedLoop {
-    let done = Arc::new(AtomicU64::new(0));
-    let passed = Arc::new(AtomicU64::new(0));
+    let end = window.settle + window.measure;
+    #[derive(Default)]
+    struct Counts {
+        total: AtomicU64,
+        failed: AtomicU64,
+        answered_in_window: AtomicU64,
+        passed_in_window: AtomicU64,
+    }
+    let counts = Arc::new(Counts::default());
     let started = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|t| {
-            let (done, passed, base) = (Arc::clone(&done), Arc::clone(&passed), base.to_owned());
+            let (counts, base) = (Arc::clone(&counts), base.to_owned());
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut i = t;
-                while started.elapsed() < duration && done.load(Ordering::Relaxed) < max_requests {
-                    if check(&agent, &base, MESSAGES[i % MESSAGES.len()]) {
-                        passed.fetch_add(1, Ordering::Relaxed);
+                while started.elapsed() < end && counts.total.load(Ordering::Relaxed) < max_requests
+                {
+                    let accepted = check(&agent, &base, MESSAGES[i % MESSAGES.len()]);
+                    let at = started.elapsed();
+                    counts.total.fetch_add(1, Ordering::Relaxed);
+                    if !accepted {
+                        counts.failed.fetch_add(1, Ordering::Relaxed);
                     }
-                    done.fetch_add(1, Ordering::Relaxed);
+                    if at >= window.settle && at < end {
+                        counts.answered_in_window.fetch_add(1, Ordering::Relaxed);
+                        if accepted {
+                            counts.passed_in_window.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     i += clients;
                 }
             })
@@ -386,10 +433,14 @@ pub(super) fn closed_loop(
     for t in threads {
         let _ = t.join();
     }
+    let closed = started.elapsed().min(end);
+    let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
     ClosedLoop {
-        total: done.load(Ordering::Relaxed),
-        passed: passed.load(Ordering::Relaxed),
-        seconds: started.elapsed().as_secs_f64(),
+        total: read(&counts.total),
+        failed: read(&counts.failed),
+        passed_in_window: read(&counts.passed_in_window),
+        answered_in_window: read(&counts.answered_in_window),
+        seconds: closed.saturating_sub(window.settle).as_secs_f64(),
     }
 }
 

@@ -78,9 +78,11 @@ struct Report {
     realtime_under_bulk_degraded: u64,
     realtime_under_bulk_refused: u64,
     bulk_batches_during_probe: u64,
-    /// Full (not degraded) analyses per second at 1×, 4× and 16× the concurrency limit, and the
-    /// answers that were not full ones (`pressure::goodput`).
+    /// Full (not degraded) analyses per second at 1×, 4× and 16× the concurrency limit, each
+    /// level's goodput as a share of the 1× goodput of the same round, and the answers that were
+    /// not full ones (`pressure::goodput`; medians over rounds).
     goodput_per_s: BTreeMap<usize, f64>,
+    goodput_ratio: BTreeMap<usize, f64>,
     goodput_not_full: BTreeMap<usize, u64>,
     /// Throughput for each split of the cores into sessions × threads (`scaling`).
     scaling: Vec<scaling::ScalingRow>,

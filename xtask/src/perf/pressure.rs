@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::measure::{Launcher, closed_loop, median, post_json};
+use super::measure::{Launcher, Window, closed_loop, median, post_json};
 use super::{MESSAGES, Report};
 use crate::server::agent;
 
@@ -108,34 +108,48 @@ pub(super) fn goodput(launcher: &Launcher<'_>, duration: Duration, r: &mut Repor
     let limit = GOODPUT_LIMIT.to_string();
     let (mut server, _) =
         launcher.start(&[("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", limit.as_str())])?;
-    // Rounds of the three levels, interleaved, each figure the median of its rounds: a shared
-    // machine's speed drifts within a minute, and a ratio of figures taken at different times
-    // would measure the drift.
-    const ROUNDS: usize = 3;
-    let mut samples: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    // A shared machine's speed drifts within a minute, so the levels run in rounds, each round
+    // in a rotated order, and each ratio is taken within a round (between runs seconds apart)
+    // before the median over rounds; a ratio of figures taken far apart would measure the drift.
+    const ROUNDS: usize = 7;
+    const FACTORS: [usize; 3] = [1, 4, 16];
+    let window = Window {
+        settle: Duration::from_millis(500),
+        measure: duration,
+    };
+    let mut rates: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut ratios: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     let mut not_full: BTreeMap<usize, u64> = BTreeMap::new();
-    for _ in 0..ROUNDS {
-        for factor in [1usize, 4, 16] {
+    for round in 0..ROUNDS {
+        let mut this_round = BTreeMap::new();
+        for k in 0..FACTORS.len() {
+            let factor = FACTORS[(round + k) % FACTORS.len()];
             let run = closed_loop(
                 &server.base,
                 GOODPUT_LIMIT * factor,
-                duration,
+                window,
                 u64::MAX,
                 |agent, base, message| analyze(agent, base, message) == Outcome::Full,
             );
-            samples
+            this_round.insert(factor, run.passed_rate());
+            *not_full.entry(factor).or_default() += run.failed;
+        }
+        for (&factor, &rate) in &this_round {
+            rates.entry(factor).or_default().push(rate);
+            ratios
                 .entry(factor)
                 .or_default()
-                .push(run.passed as f64 / run.seconds);
-            *not_full.entry(factor).or_default() += run.total - run.passed;
+                .push(rate / this_round[&1]);
         }
     }
-    let goodput = samples
-        .into_iter()
-        .map(|(factor, mut v)| (factor, median(&mut v)))
-        .collect();
+    let medians = |m: BTreeMap<usize, Vec<f64>>| {
+        m.into_iter()
+            .map(|(factor, mut v)| (factor, median(&mut v)))
+            .collect()
+    };
     r.goodput_not_full = not_full;
-    r.goodput_per_s = goodput;
+    r.goodput_per_s = medians(rates);
+    r.goodput_ratio = medians(ratios);
     server.terminate()?;
     Ok(())
 }
