@@ -118,7 +118,26 @@ impl Config {
                 });
             });
         }
+        // A single message past the concurrency limit waits `admission_wait_ms`, then up to
+        // `inference_timeout_ms` for the model, then falls back to a degraded answer; a request
+        // deadline shorter than that path turns the degraded answer into a 503, which the bot
+        // counts towards opening its breaker.
+        let mut server = Validator::default();
+        let real_time_path =
+            self.server.admission_wait_ms + self.models.runtime.inference_timeout_ms;
+        server.ensure(
+            self.server.request_timeout_ms > real_time_path,
+            "request_timeout_ms",
+            self.server.request_timeout_ms,
+            &format!(
+                "must be longer than admission_wait_ms + models.yaml runtime.inference_timeout_ms \
+                 ({real_time_path} ms), or a message that waited for a place gets 503 instead of \
+                 its degraded answer (variables: GLOBAL_REQUEST_TIMEOUT in seconds, \
+                 NLP_SERVER_ADMISSION_WAIT_MS)"
+            ),
+        );
         [
+            (ConfigFile::Server, server),
             (ConfigFile::Labels, labels),
             (ConfigFile::Patterns, patterns),
             (ConfigFile::RiskHead, head),

@@ -68,7 +68,7 @@ fn environment_overrides_are_typed() {
             ("NLP_FEATURE_GAP_DETECTION", "0"),
             ("GLOBAL_NLP_API_PORT", "9000"),
             ("NLP_ENSEMBLE_MODE", "Majority"),
-            ("GLOBAL_REQUEST_TIMEOUT", "2.5"),
+            ("GLOBAL_REQUEST_TIMEOUT", "4.5"),
             ("GLOBAL_ALLOWED_IPS", "10.0.0.0/8, 127.0.0.1,,::1"),
         ],
     )
@@ -79,7 +79,7 @@ fn environment_overrides_are_typed() {
     assert!(config.features.ensemble_analysis);
     assert_eq!(config.server.port, 9000);
     assert_eq!(config.analysis.ensemble.mode, EnsembleMode::Majority);
-    assert_eq!(config.server.request_timeout_ms, 2500);
+    assert_eq!(config.server.request_timeout_ms, 4500);
     assert_eq!(
         config.server.security.feedback_allowed_ips,
         vec!["10.0.0.0/8", "127.0.0.1", "::1"]
@@ -176,6 +176,24 @@ fn cross_file_references_are_checked() {
     let err = load(dir.path(), &[("NLP_ZERO_SHOT_LABEL_SET", "no_such_set")]).expect_err("bad set");
     assert!(err.to_string().contains("labels.yaml"), "{err}");
     assert!(err.to_string().contains("NLP_ZERO_SHOT_LABEL_SET"), "{err}");
+}
+
+#[test]
+fn a_request_deadline_shorter_than_the_degraded_fallback_is_refused() {
+    let dir = temp_config();
+    // 3 s is under the 1 s admission wait plus the 3 s inference timeout: a message that waited
+    // for a place would get 503 instead of its degraded answer.
+    let err = load(dir.path(), &[("GLOBAL_REQUEST_TIMEOUT", "3")]).expect_err("short deadline");
+    let text = err.to_string();
+    for part in [
+        "server.yaml",
+        "request_timeout_ms",
+        "GLOBAL_REQUEST_TIMEOUT",
+        "4000 ms",
+    ] {
+        assert!(text.contains(part), "{part} missing from: {text}");
+    }
+    load(dir.path(), &[("GLOBAL_REQUEST_TIMEOUT", "5")]).expect("5 s leaves room");
 }
 
 #[test]

@@ -65,7 +65,9 @@ fn within_the_admission_wait_single_messages_queue_for_a_full_analysis() {
     let server = Server::start_with(
         Options::default()
             .env("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", "1")
-            .env("NLP_SERVER_ADMISSION_WAIT_MS", "60000"),
+            .env("NLP_SERVER_ADMISSION_WAIT_MS", "60000")
+            // The request deadline must outlast the admission wait plus inference.
+            .env("GLOBAL_REQUEST_TIMEOUT", "120"),
     );
     let replies: Vec<common::Reply> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..24)

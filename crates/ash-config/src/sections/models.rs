@@ -35,7 +35,10 @@ pub struct RuntimeConfig {
     /// the cores (see [`RuntimeConfig::pool`]).
     pub sessions: usize,
     pub execution_provider: ExecutionProvider,
-    /// Longest an inference may take before the request is answered degraded.
+    /// Longest an inference may take before the request is answered degraded. With
+    /// `server.admission_wait_ms` it must stay under the clients' own timeout (the bot waits 5 s)
+    /// so that they get the degraded answer rather than give up, and under
+    /// `server.request_timeout_ms` (checked at load).
     pub inference_timeout_ms: u64,
     /// The same for batch work (the bulk lane), which waits behind real-time messages and runs in
     /// small pieces. Capped at nine tenths of `server.request_timeout_ms`, so a slow batch comes
@@ -55,7 +58,7 @@ impl Default for RuntimeConfig {
             intra_threads: 0,
             sessions: 0,
             execution_provider: ExecutionProvider::Cpu,
-            inference_timeout_ms: 5_000,
+            inference_timeout_ms: 3_000,
             bulk_inference_timeout_ms: 8_000,
             cpu_memory_arena: false,
         }
