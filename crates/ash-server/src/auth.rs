@@ -38,7 +38,8 @@ impl FromRequestParts<Arc<AppState>> for Admin {
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
+/// The key a request presents, in any of the headers clients use.
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("x-api-key")
         .or_else(|| headers.get("x-ash-internal-key"))

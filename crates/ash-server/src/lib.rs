@@ -9,6 +9,7 @@
 //!
 //! Entry points: [`main_with`] (the binary), [`app`] (the router, for tests).
 
+mod admission;
 mod auth;
 pub mod cli;
 mod error;

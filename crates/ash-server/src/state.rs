@@ -12,11 +12,12 @@ use ash_analysis::{Analyzer, Decision};
 use ash_config::{Config, ConfigStore, CrisisLevel};
 use ash_models::{ModelCoordinator, ModelsState, Priority};
 use ash_types::FailureKind;
+use axum::http::HeaderMap;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::admission::{Admission, Place};
 use crate::error::ApiError;
 use crate::learning::Learning;
 
@@ -78,7 +79,8 @@ pub struct AppState {
     pub models: ArcSwapOption<ModelCoordinator>,
     phase: AtomicU8,
     pub started: Instant,
-    pub permits: Arc<Semaphore>,
+    /// Places under `server.max_concurrent_requests`, shared fairly between clients.
+    pub(crate) admission: Arc<Admission>,
     pub stats: Stats,
     pub metrics: PrometheusHandle,
     pub learning: Learning,
@@ -112,7 +114,7 @@ impl AppState {
             governor::RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
         });
         Ok(Self {
-            permits: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
+            admission: Admission::new(config.server.max_concurrent_requests),
             pipeline: ArcSwap::from_pointee(pipeline),
             start_config: Arc::clone(&config),
             models: ArcSwapOption::empty(),
@@ -161,19 +163,21 @@ impl AppState {
         self.pipeline.store(Arc::new(pipeline));
     }
 
-    /// Rate limit (per client address, unless `rate_exempt`), then a concurrency permit: at once
-    /// (`wait` zero: batches, refused first under pressure) or within `wait` (a single message,
-    /// which queues briefly rather than being answered degraded: under a flood of clients the
-    /// full analyses keep their pace instead of sharing the cores with a storm of quick
-    /// degraded answers).
-    pub async fn admit(
+    /// Rate limit (per client address, unless `rate_exempt`), then a place under the concurrency
+    /// limit: at once (`wait` zero: batches, refused first under pressure) or within `wait` (a
+    /// single message, which queues briefly rather than being answered degraded: under a flood of
+    /// clients the full analyses keep their pace instead of sharing the cores with a storm of
+    /// quick degraded answers), unless its client already holds its fair share of the places
+    /// while others wait (see `admission`).
+    pub(crate) async fn admit(
         &self,
-        client: SocketAddr,
+        headers: &HeaderMap,
+        peer: SocketAddr,
         rate_exempt: bool,
         wait: std::time::Duration,
-    ) -> Result<OwnedSemaphorePermit, ApiError> {
+    ) -> Result<Place, ApiError> {
         if let Some(limiter) = self.rate_limiter.as_ref().filter(|_| !rate_exempt)
-            && let Err(not_until) = limiter.check_key(&client.ip())
+            && let Err(not_until) = limiter.check_key(&peer.ip())
         {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
@@ -183,19 +187,14 @@ impl AppState {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
-        let permits = Arc::clone(&self.permits);
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) if wait.is_zero() => None,
-            Err(_) => tokio::time::timeout(wait, permits.acquire_owned())
-                .await
-                .ok()
-                .and_then(Result::ok),
-        };
-        permit.ok_or_else(|| {
-            metrics::counter!("ash_rejected_total", "reason" => "concurrency").increment(1);
-            ApiError::overloaded()
-        })
+        let client = self.admission.client_id(headers, peer);
+        self.admission
+            .enter(client, wait)
+            .await
+            .map_err(|no_place| {
+                metrics::counter!("ash_rejected_total", "reason" => no_place.reason()).increment(1);
+                ApiError::overloaded()
+            })
     }
 
     /// Asks the models about `texts` (one call, batched by the model layer).

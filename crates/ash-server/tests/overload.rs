@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Options, Server};
 use serde_json::json;
 
@@ -90,4 +92,49 @@ fn within_the_admission_wait_single_messages_queue_for_a_full_analysis() {
         assert_eq!(reply.status, 200, "{}", reply.text);
         assert_eq!(reply.json["is_degraded"], false, "{}", reply.text);
     }
+}
+
+#[test]
+fn a_client_over_its_fair_share_is_answered_at_once_while_another_client_waits() {
+    let server = Server::start_with(
+        Options::default()
+            .env("NLP_PERFORMANCE_MAX_CONCURRENT_REQUESTS", "1")
+            .env("NLP_SERVER_ADMISSION_WAIT_MS", "20000")
+            .env("GLOBAL_REQUEST_TIMEOUT", "120"),
+    );
+    let a = [("x-ash-internal-key", "client-a")];
+    let b = [("x-ash-internal-key", "client-b")];
+    let long = "i keep going over the same things in my head and it never stops. ".repeat(60);
+    let batch = json!({ "messages": (0..100).map(|i| format!("{i} {long}")).collect::<Vec<_>>() });
+    std::thread::scope(|scope| {
+        // A holds the only place with a long batch.
+        let a_batch = scope.spawn(|| server.post_with("/analyze/batch", &batch, &a));
+        std::thread::sleep(Duration::from_millis(500));
+        // B waits for the place.
+        let b_single = scope
+            .spawn(|| server.post_with("/analyze", &json!({"message": "i feel so alone"}), &b));
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            !a_batch.is_finished() && !b_single.is_finished(),
+            "the batch must still hold the place"
+        );
+        // A already holds its share (the whole limit) while B waits: answered at once, degraded.
+        let a_single = server.post_with("/analyze", &json!({"message": "i feel so alone"}), &a);
+        assert_eq!(a_single.status, 200, "{}", a_single.text);
+        assert_eq!(a_single.json["is_degraded"], true, "{}", a_single.text);
+        assert_eq!(a_single.json["degraded_reason"], "model_overloaded");
+        assert!(
+            !a_batch.is_finished(),
+            "A was answered before its batch gave the place back"
+        );
+        // B gets the place when the batch is done, and a full analysis.
+        let b_single = b_single.join().expect("thread");
+        assert_eq!(b_single.json["is_degraded"], false, "{}", b_single.text);
+        assert_eq!(a_batch.join().expect("thread").status, 200);
+    });
+    let metrics = server.get("/metrics").text;
+    assert!(
+        metrics.contains(r#"ash_rejected_total{reason="fair_share"} 1"#),
+        "{metrics}"
+    );
 }

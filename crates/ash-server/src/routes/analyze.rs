@@ -205,7 +205,7 @@ pub(crate) async fn analyze(
     // bot would count toward its breaker.
     let exempt = rate_limit_exempt(config, &headers, client);
     let wait = Duration::from_millis(config.server.admission_wait_ms);
-    let permit = match state.admit(client, exempt, wait).await {
+    let permit = match state.admit(&headers, client, exempt, wait).await {
         Ok(permit) => Some(permit),
         Err(e) if e.is_overloaded() => None,
         Err(e) => return Err(e),
@@ -312,7 +312,9 @@ pub(crate) async fn analyze_batch(
     let config = &pipeline.config;
     let messages = batch_messages(request.messages, config)?;
     let exempt = rate_limit_exempt(config, &headers, client);
-    let _permit = state.admit(client, exempt, Duration::ZERO).await?;
+    let _place = state
+        .admit(&headers, client, exempt, Duration::ZERO)
+        .await?;
     // Batches take the bulk lane: a single message someone just wrote goes first.
     let evidence = evidence_for(&state, config, &messages, Priority::Bulk).await?;
     let context = Context {
