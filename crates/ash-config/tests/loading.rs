@@ -155,6 +155,26 @@ fn unknown_keys_are_refused_and_every_problem_of_a_file_is_reported() {
 }
 
 #[test]
+fn anchored_regexes_on_the_space_wrapped_form_are_refused() {
+    let dir = temp_config();
+    let shipped_patterns = std::fs::read_to_string(shipped().join("patterns.yaml")).expect("read");
+    // The shipped families and one more; `[^a-z]` is a class, not an anchor.
+    let family = |kind: &str| {
+        format!(
+            "{shipped_patterns}\n  opening:\n    effect: crisis\n    weight: 0.5\n    {kind}:\n      at_start: \"^my last\\\\b\"\n      in_class: \"[^a-z]my last\\\\b\"\n"
+        )
+    };
+    write(dir.path(), "patterns.yaml", &family("regexes"));
+    let err = load(dir.path(), &[]).expect_err("an anchor on the wrapped form");
+    let keys: Vec<String> = err.problems().into_iter().map(|(_, p)| p.key).collect();
+    assert_eq!(keys, ["families.opening.regexes.at_start"], "{err}");
+    assert!(err.to_string().contains("patterns.yaml"), "{err}");
+    // The text form is not wrapped: anchors are what text_regexes are for.
+    write(dir.path(), "patterns.yaml", &family("text_regexes"));
+    load(dir.path(), &[]).expect("anchors on the text form");
+}
+
+#[test]
 fn secrets_never_appear_in_output_or_errors() {
     let dir = temp_config();
     let key = "s3cret-admin-key-value-123";

@@ -242,9 +242,19 @@ fn final_head(
         metrics.insert(key.to_owned(), round_metric(value));
     }
     head.metrics = metrics;
-    head.version = format!("{}-{}", kind.name(), &corpus.sha256[..12]);
+    head.version = head_version(&kind.name(), &corpus.sha256, config);
     report::write_files(&cli.out, md, &head, &val_set, &val_f, &test_f)?;
     Ok(head)
+}
+
+/// `kind-corpus-patterns`: the corpus alone does not name a head, since the pattern families'
+/// contents shape its features too (a changed regex retrains a different head from the same
+/// corpus). Both digests are of text, so the version is the same on every machine.
+fn head_version(kind: &str, corpus_sha256: &str, config: &Config) -> String {
+    use sha2::Digest;
+    let patterns = serde_yaml::to_string(&config.patterns).unwrap_or_default();
+    let digest = hex::encode(sha2::Sha256::digest(patterns.as_bytes()));
+    format!("{kind}-{}-{}", &corpus_sha256[..12], &digest[..8])
 }
 
 /// The head's logits for each example of `set`.

@@ -26,9 +26,9 @@ pub struct AnalysisConfig {
 pub struct RiskHeadUse {
     pub mode: RiskHeadMode,
     /// While the head decides, a zero-shot ensemble result of `high` or above still raises the
-    /// answer to `high`: a second reader of the message. On validation it costs 0.2 points of
-    /// accuracy and, with the current head, no recall either way (docs/analysis.md); it stays on
-    /// because a tie goes to the safer answer.
+    /// answer to `high`: a second reader of the message. On validation, with the shipped head, it
+    /// catches one more crisis for 0.1 points of accuracy (docs/analysis.md); it stays on because
+    /// a tie goes to the safer answer.
     pub ensemble_raises_to_high: bool,
 }
 

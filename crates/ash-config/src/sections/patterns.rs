@@ -135,6 +135,13 @@ impl Validate for PatternsConfig {
                                         Some(pattern.clone()),
                                         format!("is not a valid regular expression: {e}"),
                                     );
+                                } else if key == "regexes" && anchored(pattern) {
+                                    v.problem(
+                                        id,
+                                        Some(pattern.clone()),
+                                        "anchors (^, $) never match here: the matching form is \
+                                         wrapped in spaces; use \\b, or text_regexes to anchor",
+                                    );
                                 }
                             }
                         });
@@ -143,4 +150,9 @@ impl Validate for PatternsConfig {
             }
         });
     }
+}
+
+/// Whether `pattern` asserts the start or end of the text (or of a line) anywhere.
+fn anchored(pattern: &str) -> bool {
+    regex_syntax::parse(pattern).is_ok_and(|hir| hir.properties().look_set().contains_anchor())
 }
