@@ -76,6 +76,7 @@ fn on_config_change(state: &AppState, config: &Arc<Config>, log: Option<&telemet
     match state::Pipeline::build(Arc::clone(config), state.store.status().generation) {
         Ok(pipeline) => {
             state.replace_pipeline(pipeline);
+            warn_if_head_trained_with_other_patterns(config);
             let pending = state.restart_required();
             if !pending.is_empty() {
                 tracing::warn!(settings = ?pending, "reloaded; these settings apply only after a restart");
@@ -92,6 +93,21 @@ fn on_config_change(state: &AppState, config: &Arc<Config>, log: Option<&telemet
     }
     if let Some(handle) = log {
         telemetry::apply_logging(handle, &config.logging);
+    }
+}
+
+/// The risk head's family inputs mean what they meant when it was trained only while the patterns
+/// are the same; an edited `patterns.yaml` needs a retrain. It still runs (refusing would turn a
+/// pattern edit into an outage), and says so.
+fn warn_if_head_trained_with_other_patterns(config: &Config) {
+    if config.risk_head.is_present()
+        && config.risk_head.trained_with(&config.patterns) == Some(false)
+    {
+        tracing::warn!(
+            risk_head = %config.risk_head.version,
+            patterns = %config.patterns.digest(),
+            "the risk head was trained with other patterns than patterns.yaml holds now; retrain it with `cargo xtask train`"
+        );
     }
 }
 
@@ -123,6 +139,7 @@ async fn run(
 ) -> ExitCode {
     let boot = Instant::now();
     let config = store.current();
+    warn_if_head_trained_with_other_patterns(&config);
     if let Some(reason) = crate::auth::rate_limit_risk(&config) {
         tracing::warn!(
             requests_per_minute = config.server.rate_limit.requests_per_minute,

@@ -249,12 +249,13 @@ fn final_head(
 
 /// `kind-corpus-patterns`: the corpus alone does not name a head, since the pattern families'
 /// contents shape its features too (a changed regex retrains a different head from the same
-/// corpus). Both digests are of text, so the version is the same on every machine.
+/// corpus). See `PatternsConfig::digest` and `RiskHeadConfig::trained_with`.
 fn head_version(kind: &str, corpus_sha256: &str, config: &Config) -> String {
-    use sha2::Digest;
-    let patterns = serde_yaml::to_string(&config.patterns).unwrap_or_default();
-    let digest = hex::encode(sha2::Sha256::digest(patterns.as_bytes()));
-    format!("{kind}-{}-{}", &corpus_sha256[..12], &digest[..8])
+    format!(
+        "{kind}-{}-{}",
+        &corpus_sha256[..12],
+        config.patterns.digest()
+    )
 }
 
 /// The head's logits for each example of `set`.

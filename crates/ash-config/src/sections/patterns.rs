@@ -13,6 +13,17 @@ pub struct PatternsConfig {
     pub families: BTreeMap<String, PatternFamily>,
 }
 
+impl PatternsConfig {
+    /// Eight hex digits of SHA-256 over the families as YAML: the trained risk head's version
+    /// carries the digest of the patterns it was trained with, since the families' contents shape
+    /// its features. A digest of text, so it is the same on every machine.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let yaml = serde_yaml::to_string(self).unwrap_or_default();
+        hex::encode(sha2::Sha256::digest(yaml.as_bytes()))[..8].to_owned()
+    }
+}
+
 /// What a family's matches do to the decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::CrisisLevel;
+use super::{CrisisLevel, PatternsConfig};
 use crate::validate::{Validate, Validator};
 
 /// A small feed-forward classifier over the message embedding and the pattern features.
@@ -44,6 +44,17 @@ impl RiskHeadConfig {
     /// True when a trained head is present.
     pub fn is_present(&self) -> bool {
         !self.layers.is_empty()
+    }
+
+    /// Whether the head was trained with `patterns` as they are now: `None` for a version that
+    /// does not name its patterns (`kind-corpus`, written before versions carried them). A head
+    /// read with other patterns than it was trained with still runs, but its family inputs no
+    /// longer mean what it learned.
+    pub fn trained_with(&self, patterns: &PatternsConfig) -> Option<bool> {
+        let mut parts = self.version.rsplitn(3, '-');
+        let digest = parts.next()?;
+        parts.nth(1)?;
+        Some(digest == patterns.digest())
     }
 
     /// Length of the feature vector the first layer expects.

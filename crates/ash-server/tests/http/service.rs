@@ -195,3 +195,19 @@ fn health_answers_starting_before_models_are_ready() {
     );
     server.wait_ready();
 }
+
+#[test]
+fn a_risk_head_trained_with_other_patterns_runs_and_says_so() {
+    const WARNING: &str = "trained with other patterns";
+    let shipped = std::fs::read_to_string(common::repo_root().join("config/patterns.yaml"))
+        .expect("patterns.yaml");
+    let edited = shipped.replacen("    weight: 0.9\n", "    weight: 0.91\n", 1);
+    assert_ne!(edited, shipped, "the edit must change the patterns");
+    let server = Server::start_with(Options::default().file("patterns.yaml", &edited));
+    assert_eq!(
+        server.post("/analyze", &json!({"message": PILLS})).status,
+        200
+    );
+    assert!(server.log().contains(WARNING), "{}", server.log());
+    assert!(!Server::start().log().contains(WARNING));
+}
