@@ -45,10 +45,8 @@ pub struct Worker {
     name: Arc<str>,
     realtime: Sender<Job>,
     bulk: Sender<Job>,
-    max_batch_size: usize,
-    bulk_max_batch_size: usize,
-    bulk_max_tokens: usize,
-    max_length: usize,
+    /// The pool's batching, with the sizes clamped as its threads use them.
+    batching: Batching,
 }
 
 /// How a worker pool batches.
@@ -64,6 +62,17 @@ pub struct Batching {
     pub max_length: usize,
     pub max_wait: Duration,
     pub queue_capacity: usize,
+}
+
+impl Batching {
+    /// Most sequences and most estimated tokens in one run of `priority`'s lane: the same bounds
+    /// cut a request into jobs and gather jobs into a run.
+    fn lane_limits(&self, priority: Priority) -> (usize, usize) {
+        match priority {
+            Priority::RealTime => (self.max_batch_size, usize::MAX),
+            Priority::Bulk => (self.bulk_max_batch_size, self.bulk_max_tokens),
+        }
+    }
 }
 
 /// Tokens `input` will take, estimated without the tokenizer: chat text averages about four
@@ -118,10 +127,7 @@ impl Worker {
             name: name.into(),
             realtime,
             bulk,
-            max_batch_size,
-            bulk_max_batch_size,
-            bulk_max_tokens: batching.bulk_max_tokens,
-            max_length: batching.max_length,
+            batching,
         })
     }
 
@@ -141,15 +147,19 @@ impl Worker {
         priority: Priority,
         wait_for_space: bool,
     ) -> Result<Vec<oneshot::Receiver<Result<Rows, ModelError>>>, ModelError> {
-        let (sender, piece, max_tokens) = match priority {
-            Priority::RealTime => (&self.realtime, self.max_batch_size, usize::MAX),
-            Priority::Bulk => (&self.bulk, self.bulk_max_batch_size, self.bulk_max_tokens),
+        let sender = match priority {
+            Priority::RealTime => &self.realtime,
+            Priority::Bulk => &self.bulk,
         };
+        let (piece, max_tokens) = self.batching.lane_limits(priority);
         let mut receivers = Vec::new();
         let mut rest = inputs;
         while !rest.is_empty() {
-            let (take, tokens) =
-                piece_within_tokens(&rest[..rest.len().min(piece)], max_tokens, self.max_length);
+            let (take, tokens) = piece_within_tokens(
+                &rest[..rest.len().min(piece)],
+                max_tokens,
+                self.batching.max_length,
+            );
             let tail = rest.split_off(take);
             let (reply, rx) = oneshot::channel();
             let job = Job {
@@ -283,14 +293,7 @@ fn run_loop(name: &str, mut model: OnnxModel, lanes: &Lanes, batching: Batching)
             Priority::RealTime => &lanes.realtime,
             Priority::Bulk => &lanes.bulk,
         };
-        let limit = match priority {
-            Priority::RealTime => batching.max_batch_size,
-            Priority::Bulk => batching.bulk_max_batch_size,
-        };
-        let max_tokens = match priority {
-            Priority::RealTime => usize::MAX,
-            Priority::Bulk => batching.bulk_max_tokens,
-        };
+        let (limit, max_tokens) = batching.lane_limits(priority);
         let mut jobs = vec![first];
         let mut size = jobs[0].inputs.len();
         let mut tokens = jobs[0].tokens;
