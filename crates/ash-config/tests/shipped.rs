@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ash_config::{ConfigLoader, Environment};
+use ash_config::{ConfigLoader, Environment, RiskHeadConfig};
 
 #[test]
 fn shipped_config_is_valid() {
@@ -25,6 +25,12 @@ fn the_shipped_head_was_trained_with_the_shipped_patterns() {
         Some(true),
         "config/patterns.yaml changed since {} was trained: retrain with `cargo xtask train`",
         config.risk_head.version
+    );
+    let kind = config.risk_head.version.split('-').next().expect("a kind");
+    assert_eq!(
+        RiskHeadConfig::version_for(kind, &config.risk_head.corpus_sha256, &config.patterns),
+        config.risk_head.version,
+        "the version a trainer writes is the one read back"
     );
     let mut edited = (*config.patterns).clone();
     let family = edited.families.values_mut().next().expect("a family");

@@ -242,20 +242,9 @@ fn final_head(
         metrics.insert(key.to_owned(), round_metric(value));
     }
     head.metrics = metrics;
-    head.version = head_version(&kind.name(), &corpus.sha256, config);
+    head.version = RiskHeadConfig::version_for(&kind.name(), &corpus.sha256, &config.patterns);
     report::write_files(&cli.out, md, &head, &val_set, &val_f, &test_f)?;
     Ok(head)
-}
-
-/// `kind-corpus-patterns`: the corpus alone does not name a head, since the pattern families'
-/// contents shape its features too (a changed regex retrains a different head from the same
-/// corpus). See `PatternsConfig::digest` and `RiskHeadConfig::trained_with`.
-fn head_version(kind: &str, corpus_sha256: &str, config: &Config) -> String {
-    format!(
-        "{kind}-{}-{}",
-        &corpus_sha256[..12],
-        config.patterns.digest()
-    )
 }
 
 /// The head's logits for each example of `set`.

@@ -46,6 +46,14 @@ impl RiskHeadConfig {
         !self.layers.is_empty()
     }
 
+    /// The version a trainer gives a head: `kind-corpus-patterns`. The corpus alone does not name
+    /// a head, since the families' contents shape its features too (a changed regex trains a
+    /// different head from the same corpus). Read back by [`RiskHeadConfig::trained_with`].
+    pub fn version_for(kind: &str, corpus_sha256: &str, patterns: &PatternsConfig) -> String {
+        let corpus = corpus_sha256.get(..12).unwrap_or(corpus_sha256);
+        format!("{kind}-{corpus}-{}", patterns.digest())
+    }
+
     /// Whether the head was trained with `patterns` as they are now: `None` for a version that
     /// does not name its patterns (`kind-corpus`, written before versions carried them). A head
     /// read with other patterns than it was trained with still runs, but its family inputs no
