@@ -32,6 +32,7 @@ use clap::Parser;
 use crate::artefact::round_metric;
 use crate::data::Example;
 use crate::fit::Kind;
+use crate::select::{Figures, Scored};
 
 #[derive(Parser)]
 #[command(name = "ash-train", about = "Train the Ash-NLP risk head")]
@@ -177,7 +178,14 @@ fn final_head(
 ) -> Result<RiskHeadConfig> {
     // 2. Fit on train; calibrate and choose thresholds on validation; the lower cost ships.
     md.push_str("## Trained kinds on validation (each calibrated there)\n\n| head | accuracy | high/critical recall | crisis answered none | cost |\n|---|---|---|---|---|\n");
-    let mut best: Option<(f64, Kind, RiskHeadConfig, RiskHeadConfig)> = None;
+    // The chosen kind's validation answers and figures are kept, not computed again.
+    let mut best: Option<(
+        Kind,
+        RiskHeadConfig,
+        RiskHeadConfig,
+        Vec<Scored<'_>>,
+        Figures,
+    )> = None;
     for kind in evaluate::TRAINED_KINDS {
         let fitted = RiskHeadConfig {
             layers: heads::fit_head(kind, splits.train, None)?,
@@ -188,17 +196,18 @@ fn final_head(
         let head = heads::calibrated(&val_set, &fitted);
         let (f, _) = select::figures(&head, &val_set);
         md.push_str(&report::comparison_row(&kind.name(), &f));
-        if best.as_ref().is_none_or(|(c, ..)| f.cost < *c) {
-            best = Some((f.cost, kind, fitted, head));
+        if best
+            .as_ref()
+            .is_none_or(|(.., best_f)| f.cost < best_f.cost)
+        {
+            best = Some((kind, fitted, head, val_set, f));
         }
     }
-    let (_, kind, fitted, mut head) = best.context("no trained kind")?;
+    let (kind, fitted, mut head, val_set, val_f) = best.context("no trained kind")?;
     md.push_str(&format!(
         "\nShipped: **{}** (the lower validation cost).\n\n",
         kind.name()
     ));
-    let val_set = heads::scored(splits.val, logits_of(&fitted, splits.val));
-    let (val_f, _) = select::figures(&head, &val_set);
     let test_set = heads::scored(splits.test, logits_of(&fitted, splits.test));
     let (test_f, _) = select::figures(&head, &test_set);
     md.push_str(&format!(
